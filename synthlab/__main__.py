@@ -1,0 +1,3 @@
+from synthlab.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""The `synthlab` command: a thin Hydra entry around run(cfg), plus `synthlab bench`."""
+
+import difflib
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from synthlab.errors import SynthlabError
+
+# conf/ sits beside the package in a checkout; a wheel carries it inside as synthlab/conf
+_HERE = Path(__file__).resolve().parent
+CONF = str(_HERE / "conf") if (_HERE / "conf").is_dir() else str(_HERE.parent / "conf")
+
+
+def _options(group: str):
+    d = Path(CONF) / group
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else None
+
+
+def check_overrides(args) -> None:
+    """One-line errors for unknown group options, before Hydra prints its own multi-line ones."""
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~").removeprefix("override ").strip()
+        opts = _options(key)
+        if opts is None or value in ("null", ""):
+            if "/" in key:
+                raise SynthlabError(f"unknown config group {key!r}; groups: {', '.join(_groups())}")
+            continue
+        for v in value.split(","):
+            if v.strip() not in opts:
+                close = difflib.get_close_matches(v.strip(), opts, 1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise SynthlabError(f"unknown {key} {v.strip()!r}{hint}; choose one of: {', '.join(opts)}")
+
+
+def _groups():
+    root = Path(CONF)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and any(p.glob("*.yaml")))
+
+
+def _fail(msg: str, code: int = 1):
+    print(f"synthlab: error: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+@hydra.main(version_base="1.3", config_path=CONF, config_name="config")
+def hydra_main(cfg: DictConfig):
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from synthlab.run import run
+
+    try:
+        return run(cfg)
+    except SynthlabError as e:
+        out = Path(cfg.out_dir)
+        (out / "error.txt").write_text(f"{e}\n")
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            print(f"synthlab: error in job {out}: {e}", file=sys.stderr)
+            return None  # the other jobs of the sweep go on
+        _fail(str(e))
+
+
+def main():
+    args = sys.argv[1:]
+    if args and args[0] == "bench":
+        from synthlab.bench import main as bench
+
+        sys.exit(bench(args[1:]))
+    try:
+        check_overrides(args)
+    except SynthlabError as e:
+        _fail(str(e), 2)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()

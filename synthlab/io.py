@@ -1,0 +1,51 @@
+"""Atomic output files: a killed run never leaves a half-written file under its final name."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, PngImagePlugin
+
+
+def atomic_write(path, write) -> Path:
+    """Call write(tmp_path), then rename tmp_path to path (same folder, so the rename is atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def to_pil(img: torch.Tensor) -> Image.Image:
+    """(3, H, W) or (1, 3, H, W) in [0, 1] -> 8-bit RGB image."""
+    img = img.detach().float().cpu()
+    img = img[0] if img.dim() == 4 else img
+    a = (img.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
+
+
+def save_png(path, img, text: dict | None = None) -> Path:
+    """PNG with optional text chunks (e.g. the resolved config), written atomically."""
+    pil = img if isinstance(img, Image.Image) else to_pil(img)
+    info = PngImagePlugin.PngInfo()
+    for k, v in (text or {}).items():
+        info.add_itxt(k, str(v))
+    return atomic_write(path, lambda tmp: pil.save(tmp, format="PNG", pnginfo=info))
+
+
+def write_json(path, data) -> Path:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    return atomic_write(path, write)

@@ -1,0 +1,6 @@
+"""Quality measures that need no pretrained network."""
+
+from synthlab.metrics.copies import best_ncc, copy_share, copy_shares
+from synthlab.metrics.swd import laplacian_pyramid, swd
+
+__all__ = ["best_ncc", "copy_share", "copy_shares", "laplacian_pyramid", "swd"]

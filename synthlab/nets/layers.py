@@ -1,0 +1,144 @@
+"""Pieces every network shares: extra activations, initialisers and downsampling steps.
+
+Config groups `network/activation`, `network/init` and `network/downsampling` instantiate
+these (or torch.nn classes) as partials, so each task builds layers the same way.
+"""
+
+import torch
+from torch import nn
+
+from synthlab.errors import SynthlabError
+
+
+class Sin(nn.Module):
+    """sin(freq * x): periodic activation used by CPPNs."""
+
+    def __init__(self, freq: float = 1.0):
+        super().__init__()
+        self.freq = freq
+
+    def forward(self, x):
+        return torch.sin(self.freq * x)
+
+
+# --- initialisers --------------------------------------------------------------------------
+# Each is called as init(layer, generator) on every Conv/Linear layer. Weights are drawn from
+# the run's own torch.Generator so the network depends on the seed alone, not on global RNG use.
+
+
+class Init:
+    """Base initialiser. `bias`: 'zero' (Lasagne's default) or 'same' (drawn like the weights,
+    as hardmaru's CPPNs do)."""
+
+    bias_same_ok = False
+
+    def __init__(self, bias: str = "zero"):
+        if bias not in ("zero", "same"):
+            raise SynthlabError(f"init bias must be 'zero' or 'same', got {bias!r}")
+        if bias == "same" and not self.bias_same_ok:
+            raise SynthlabError(f"{type(self).__name__} cannot draw biases like weights; use bias=zero")
+        self.bias = bias
+
+    def draw(self, t: torch.Tensor, gen: torch.Generator) -> None:
+        raise NotImplementedError
+
+    def __call__(self, layer: nn.Module, gen: torch.Generator) -> None:
+        with torch.no_grad():
+            self.draw(layer.weight, gen)
+            if layer.bias is not None:
+                if self.bias == "same":
+                    self.draw(layer.bias, gen)
+                else:
+                    layer.bias.zero_()
+
+
+class GlorotUniform(Init):
+    """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)): Lasagne's GlorotUniform."""
+
+    def __init__(self, gain: float = 1.0, bias: str = "zero"):
+        super().__init__(bias)
+        self.gain = gain
+
+    def draw(self, t, gen):
+        nn.init.xavier_uniform_(t, gain=self.gain, generator=gen)
+
+
+class Orthogonal(Init):
+    def __init__(self, gain: float = 1.0, bias: str = "zero"):
+        super().__init__(bias)
+        self.gain = gain
+
+    def draw(self, t, gen):
+        nn.init.orthogonal_(t, gain=self.gain, generator=gen)
+
+
+class Normal(Init):
+    bias_same_ok = True
+
+    def __init__(self, std: float = 1.0, bias: str = "zero"):
+        super().__init__(bias)
+        if std <= 0:
+            raise SynthlabError(f"init std must be positive, got {std}")
+        self.std = std
+
+    def draw(self, t, gen):
+        nn.init.normal_(t, 0.0, self.std, generator=gen)
+
+
+class Uniform(Init):
+    bias_same_ok = True
+
+    def __init__(self, bound: float = 1.0, bias: str = "zero"):
+        super().__init__(bias)
+        if bound <= 0:
+            raise SynthlabError(f"init bound must be positive, got {bound}")
+        self.bound = bound
+
+    def draw(self, t, gen):
+        nn.init.uniform_(t, -self.bound, self.bound, generator=gen)
+
+
+class TorchDefault(Init):
+    """PyTorch's own reset_parameters (kaiming-uniform, fan-in biases), seeded from `gen`."""
+
+    bias_same_ok = True  # 'same' keeps PyTorch's own bias draw
+
+    def __call__(self, layer, gen):
+        seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layer.reset_parameters()
+        if self.bias == "zero" and layer.bias is not None:
+            with torch.no_grad():
+                layer.bias.zero_()
+
+
+def init_layers(module: nn.Module, init, seed: int) -> nn.Module:
+    """Apply `init` to every Conv/Linear layer in module order, from one generator seeded by `seed`."""
+    gen = torch.Generator().manual_seed(int(seed))
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            init(m, gen)
+    return module
+
+
+# --- downsampling ----------------------------------------------------------------------------
+# Called as downsampling(c_in, c_out): a module that halves H and W and maps c_in -> c_out.
+
+
+class StridedConv(nn.Conv2d):
+    """2x2 convolution, stride 2, no padding (Neural Doodle's random branch)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(c_in, c_out, kernel_size=2, stride=2)
+
+
+class PoolConv(nn.Sequential):
+    """2x2 pooling (avg or max), then a 3x3 convolution."""
+
+    pools = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+
+    def __init__(self, c_in: int, c_out: int, pool: str = "avg"):
+        if pool not in self.pools:
+            raise SynthlabError(f"pool must be one of {sorted(self.pools)}, got {pool!r}")
+        super().__init__(self.pools[pool](2), nn.Conv2d(c_in, c_out, 3, padding=1))

@@ -1,0 +1,70 @@
+"""The random feature network of "Extreme Style Machines": never trained, only tapped.
+
+Stages of 48, 80, 112, 176 units (times `units`). Stage 1 is `convs[0]` 3x3 convolutions;
+every later stage starts with the downsampling step (its first layer, convS_1) followed by
+`convs[s] - 1` 3x3 convolutions. `depth` multiplies the 3x3 convolutions of each stage.
+Layers are named convS_K and run in a plain chain; the default `convs` is the post's table.
+"""
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from synthlab.errors import SynthlabError
+from synthlab.nets.layers import init_layers
+
+
+class RandomConvNet(nn.Module):
+    def __init__(self, activation, downsampling, init, units: float = 1.0, depth: int = 1,
+                 widths=(48, 80, 112, 176), convs=(2, 2, 3, 3), seed: int = 0, in_channels: int = 3):
+        super().__init__()
+        if units <= 0:
+            raise SynthlabError(f"network.units must be positive, got {units}")
+        if depth < 1 or int(depth) != depth:
+            raise SynthlabError(f"network.depth must be a positive integer, got {depth}")
+        if len(widths) != len(convs) or min(convs) < 1:
+            raise SynthlabError(f"network.widths {list(widths)} and network.convs {list(convs)} must "
+                                "have equal length and every stage at least one layer")
+        layers = OrderedDict()
+        c = in_channels
+        for s, (w, n) in enumerate(zip(widths, convs), start=1):
+            w = max(1, round(w * units))
+            k = 1
+            if s > 1:  # the downsampling step is the stage's first layer
+                layers[f"conv{s}_1"] = nn.Sequential(downsampling(c, w), activation())
+                c, k, n = w, 2, n - 1
+            for _ in range(n * int(depth)):
+                layers[f"conv{s}_{k}"] = nn.Sequential(nn.Conv2d(c, w, 3, padding=1), activation())
+                c, k = w, k + 1
+        self.layers = nn.ModuleDict(layers)
+        init_layers(self, init, seed)
+        self.requires_grad_(False)  # features only: the weights are never trained
+
+    @property
+    def names(self):
+        return list(self.layers.keys())
+
+    def check_taps(self, taps):
+        bad = [t for t in taps if t not in self.layers]
+        if bad:
+            raise SynthlabError(f"unknown layer(s) {bad}; this network has {self.names}")
+
+    def feature_size(self, h: int, w: int, tap: str):
+        """Spatial size of `tap` for an h x w input (every downsampling step floors H/2)."""
+        stage = int(tap[4:].split("_")[0])
+        for _ in range(stage - 1):
+            h, w = h // 2, w // 2
+        return h, w
+
+    def forward(self, x: torch.Tensor, taps):
+        """Post-activation features of the tapped layers; stops after the deepest tap."""
+        self.check_taps(taps)
+        want, out = set(taps), {}
+        for name, layer in self.layers.items():
+            x = layer(x)
+            if name in want:
+                out[name] = x
+                if len(out) == len(want):
+                    break
+        return out

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from synthlab.errors import SynthlabError
 
@@ -37,6 +37,38 @@ def check_overrides(args) -> None:
                 close = difflib.get_close_matches(v.strip(), opts, 1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise SynthlabError(f"unknown {key} {v.strip()!r}{hint}; choose one of: {', '.join(opts)}")
+
+
+def check_keys(args) -> None:
+    """Compose once (single runs only) so a misspelled key fails in one line with a suggestion."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    ovr = [a for a in args if "=" in a and not a.startswith(("-", "hydra.", "+hydra.", "~hydra."))]
+    try:
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            compose("config", overrides=ovr)
+    except (HydraException, OmegaConfBaseException) as e:
+        msg = str(e).strip().splitlines()[0]
+        key = msg.split("'")[1] if msg.count("'") >= 2 else ""
+        if "Could not override" in msg and key:
+            msg = f"no config key {key!r} (to add a new key use +{key}=...)"
+            parent, _, leaf = key.rpartition(".")
+            try:
+                with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+                    cfg = compose("config", overrides=[a for a in ovr if not a.startswith(key + "=")])
+                known = list(OmegaConf.select(cfg, parent).keys()) if parent else list(cfg.keys())
+                close = difflib.get_close_matches(leaf, [str(k) for k in known], 1)
+                if close:
+                    msg += f"; did you mean {parent + '.' if parent else ''}{close[0]}?"
+            except Exception:  # the suggestion is a courtesy; the error line stands without it
+                pass
+        raise SynthlabError(msg) from None
+    finally:
+        from hydra.core.global_hydra import GlobalHydra
+
+        GlobalHydra.instance().clear()
 
 
 def _groups():
@@ -75,6 +107,8 @@ def main():
         sys.exit(bench(args[1:]))
     try:
         check_overrides(args)
+        if not {"-m", "--multirun"} & set(args) and not any(a.startswith("-") for a in args):
+            check_keys(args)
     except SynthlabError as e:
         _fail(str(e), 2)
     os.environ.setdefault("WANDB_SILENT", "true")

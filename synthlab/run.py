@@ -5,12 +5,25 @@ import time
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate as _instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from synthlab.errors import SynthlabError
 from synthlab.io import write_json
 
 log = logging.getLogger("synthlab")
+
+
+def instantiate(node, *args, **kwargs):
+    """hydra's instantiate, but a SynthlabError inside comes out as itself, not wrapped."""
+    try:
+        return _instantiate(node, *args, **kwargs)
+    except InstantiationException as e:
+        cause = e
+        while cause is not None and not isinstance(cause, SynthlabError):
+            cause = cause.__cause__
+        raise (cause or e) from None
 
 
 def make_logger(cfg: DictConfig):

@@ -1,0 +1,60 @@
+"""The real `synthlab` command, end to end, in subprocesses."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY, cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_cli_writes_png_metrics_and_offline_wandb_run(tmp_path):
+    args = [a for a in TINY if not a.startswith("logger")]
+    r = cli(*args, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = tmp_path / "run"
+    assert (out / "texture.png").stat().st_size > 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["status"] == "ok" and m["swd"] > 0
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+
+
+def test_default_output_folder_is_task_date_time(tmp_path):
+    r = cli(*TINY, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (run,) = list((tmp_path / "outputs" / "texture").glob("*/*"))
+    assert len(run.name.split("-")) == 4  # HH-MM-SS-microseconds: same-second runs never collide
+    assert (run / "texture.png").exists()
+
+
+def test_two_job_multirun_makes_two_separate_wandb_runs(tmp_path):
+    args = [a for a in TINY if not a.startswith("logger")]
+    r = cli("-m", *args, "network/activation=relu,elu", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
+    assert [j.name for j in jobs] == ["0", "1"]
+    ids = set()
+    for j in jobs:
+        assert json.loads((j / "metrics.json").read_text())["status"] == "ok"
+        (run,) = list((j / "wandb").glob("offline-run-*"))
+        ids.add(run.name.rsplit("-", 1)[1])
+    assert len(ids) == 2
+
+
+@pytest.mark.parametrize("args, words", [
+    (["network/activation=swish"], "choose one of: elu, gelu, lrelu, relu, sigmoid, sin, softplus, tanh"),
+    (["optim=sgd"], "choose one of: adam, lbfgs"),
+    (["task.exemplar=/no/such.png"], "exemplar not found: /no/such.png"),
+    (["task.size=[8,8]"], "too small"),
+    (["task.iteratons=5"], "task.iteratons"),
+])
+def test_bad_input_is_one_line_nonzero_and_leaves_no_result(tmp_path, args, words):
+    r = cli(*TINY, *args, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert r.returncode != 0
+    err = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(err) == 1 and err[0].startswith("synthlab: error:") and words in err[0], r.stderr
+    assert not (tmp_path / "run" / "texture.png").exists()
+    assert not (tmp_path / "run" / "metrics.json").exists()

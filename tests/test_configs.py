@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from conftest import CONF
+
+GROUPS = ["network/activation", "network/downsampling", "network/init", "optim", "logger", "trainer",
+          "task", "experiment", "sweep"]
+
+
+def options(group):
+    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
+def test_every_group_option_composes_and_builds(make_cfg, group, option):
+    cfg = make_cfg([f"{group}={option}"])
+    net = instantiate(cfg.network)
+    assert net(torch.rand(1, 3, 32, 32), ["conv3_1"])["conv3_1"].shape[1] > 0
+    opt = instantiate(cfg.optim)([torch.nn.Parameter(torch.zeros(2))])
+    assert isinstance(opt, torch.optim.Optimizer)
+    if cfg.logger and "_target_" in cfg.logger:
+        assert instantiate(cfg.logger) is not None  # W&B starts its run lazily: nothing opens here
+    if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
+        return
+    assert instantiate(cfg.trainer, logger=False).max_epochs == 1
+
+
+def test_groups_have_the_promised_options():
+    assert options("network/activation") == sorted(
+        ["relu", "lrelu", "elu", "tanh", "sigmoid", "softplus", "sin", "gelu"])
+    assert options("network/downsampling") == ["avgpool", "maxpool", "strided"]
+    assert options("network/init") == sorted(["glorot_uniform", "orthogonal", "normal", "uniform", "torch_default"])
+    assert options("optim") == ["adam", "lbfgs"]
+    assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
+    assert options("trainer") == ["cpu", "gpu"]

@@ -1,18 +1,29 @@
 """run(cfg): one job from a composed config. Plain function, so tests call it without the CLI."""
 
 import logging
+import os
 import time
 from pathlib import Path
 
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as _instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from synthlab.errors import SynthlabError
 from synthlab.io import write_json
 
 log = logging.getLogger("synthlab")
+
+
+def quiet_lightning():
+    """Keep the console to what matters: Lightning's banner, tips and known-harmless warnings go."""
+    import warnings
+
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    for msg in (".*configure_optimizers.*returned `None`.*", ".*LeafSpec.*", ".*does not have many workers.*",
+                ".*is smaller than the logging interval.*"):
+        warnings.filterwarnings("ignore", message=msg)
 
 
 def instantiate(node, *args, **kwargs):
@@ -35,7 +46,52 @@ def make_logger(cfg: DictConfig):
     if "Wandb" in lcfg._target_:
         extra = {"name": lcfg.get("name") or cfg.get("run_name") or None,
                  "settings": {"init_timeout": 30, "silent": True}}
-    return instantiate(lcfg, **extra)
+    logger = instantiate(lcfg, **extra)
+    if extra:  # Lightning passes anonymous=None, which recent wandb warns about on every run
+        logger._wandb_init.pop("anonymous", None)
+    return logger
+
+
+def wandb_reachable(timeout: float = 5.0) -> str | None:
+    """None if the W&B server answers a TCP connect within `timeout`, else the reason.
+    Checked first because wandb itself retries for minutes without a network."""
+    import socket
+    from urllib.parse import urlparse
+
+    import wandb
+
+    url = urlparse(os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                 timeout=timeout).close()
+        return None
+    except OSError as e:
+        return f"{url.hostname} unreachable: {e}"
+
+
+def start_logger(cfg: DictConfig, logger, params: dict):
+    """Log the config (this opens the W&B run). If W&B cannot go online (no login, no network),
+    say so in one line and carry on offline: the run can be synced later."""
+    if logger is None:
+        return None
+    wandb = "Wandb" in type(logger).__name__
+    try:
+        if wandb and cfg.logger.get("mode") == "online" and (why := wandb_reachable()):
+            raise ConnectionError(why)
+        logger.log_hyperparams(params)
+        return logger
+    except Exception as e:  # wandb raises several types (UsageError, CommError, timeouts)
+        if not wandb:
+            raise
+        finish_wandb()
+        first = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+        log.warning("W&B could not start online (%s); logging offline instead: "
+                    "sync later with `wandb sync %s/wandb/offline-run-*`", first, cfg.out_dir)
+        with open_dict(cfg):
+            cfg.logger.mode = "offline"
+        logger = make_logger(cfg)
+        logger.log_hyperparams(params)
+        return logger
 
 
 def finish_wandb():
@@ -54,15 +110,14 @@ def run(cfg: DictConfig) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     torch.manual_seed(int(cfg.seed))
+    quiet_lightning()
     try:
         net = instantiate(cfg.network)
         task = instantiate(cfg.task, net=net, optim=instantiate(cfg.optim))
         task.out_dir = out_dir
-        logger = make_logger(cfg)
-        trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False)
         plain = OmegaConf.to_container(cfg, resolve=True)
-        if logger is not None:
-            logger.log_hyperparams(plain)
+        logger = start_logger(cfg, make_logger(cfg), plain)
+        trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False)
         trainer.fit(task)
         if trainer.interrupted:
             raise KeyboardInterrupt

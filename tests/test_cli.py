@@ -58,3 +58,21 @@ def test_bad_input_is_one_line_nonzero_and_leaves_no_result(tmp_path, args, word
     assert len(err) == 1 and err[0].startswith("synthlab: error:") and words in err[0], r.stderr
     assert not (tmp_path / "run" / "texture.png").exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_wandb_online_without_a_server_falls_back_offline_quickly(tmp_path):
+    import os
+    import time
+
+    args = [a for a in TINY if not a.startswith("logger")]
+    os.environ["WANDB_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens there: refused at once
+    os.environ["WANDB_API_KEY"] = "0" * 40
+    try:
+        t = time.monotonic()
+        r = cli(*args, f"hydra.run.dir={tmp_path}/run", "logger.mode=online", cwd=tmp_path)
+    finally:
+        del os.environ["WANDB_BASE_URL"], os.environ["WANDB_API_KEY"]
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert time.monotonic() - t < 60
+    assert "logging offline instead" in r.stdout + r.stderr
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))

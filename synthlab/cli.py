@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from synthlab.errors import SynthlabError
 
@@ -88,6 +88,13 @@ def hydra_main(cfg: DictConfig):
 
     from synthlab.run import run
 
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN:
+        # name each job by what varies across the sweep, not by every override given
+        swept = set(hc.sweeper.get("params") or {}) | {
+            a.split("=", 1)[0] for a in sys.argv[1:] if "=" in a and ("," in a or "(" in a.split("=", 1)[1])}
+        with open_dict(cfg):
+            cfg.run_name = " ".join(o for o in hc.overrides.task if o.split("=", 1)[0] in swept)
     try:
         return run(cfg)
     except SynthlabError as e:
@@ -101,10 +108,10 @@ def hydra_main(cfg: DictConfig):
 
 def main():
     args = sys.argv[1:]
-    if args and args[0] == "bench":
-        from synthlab.bench import main as bench
+    if args and args[0] in ("bench", "report"):
+        import importlib
 
-        sys.exit(bench(args[1:]))
+        sys.exit(importlib.import_module(f"synthlab.{args[0]}").main(args[1:]))
     try:
         check_overrides(args)
         if not {"-m", "--multirun"} & set(args) and not any(a.startswith("-") for a in args):

@@ -76,3 +76,20 @@ def test_wandb_online_without_a_server_falls_back_offline_quickly(tmp_path):
     assert time.monotonic() - t < 60
     assert "logging offline instead" in r.stdout + r.stderr
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_sweep_jobs_are_named_by_what_varies_and_report_ranks_them(tmp_path):
+    r = cli("-m", *TINY, "network/activation=relu,elu", "seed=3", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = sorted(json.loads(p.read_text())["run_name"] for p in (tmp_path / "sweep").glob("*/metrics.json"))
+    assert names == ["network/activation=elu", "network/activation=relu"]
+    (tmp_path / "sweep" / "9").mkdir()
+    (tmp_path / "sweep" / "9" / "error.txt").write_text("exemplar not found: x.png\n")
+    r = cli("report", str(tmp_path / "sweep"))
+    assert r.returncode == 0, r.stderr
+    rows = [l for l in r.stdout.splitlines() if l.startswith("| ")][1:]
+    assert [l.split("|")[1].strip() for l in rows] == ["1", "2", "failed"]
+    assert "exemplar not found" in rows[2]
+    swds = [float(l.split("|")[3]) for l in rows[:2]]
+    assert swds == sorted(swds)
+    assert (tmp_path / "sweep" / "report.md").exists() and (tmp_path / "sweep" / "report.json").exists()

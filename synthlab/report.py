@@ -3,6 +3,10 @@
 Each run folder holds metrics.json when it finished and error.txt when it failed. The table
 is sorted by the chosen metric (SWD by default: lower is closer to the exemplar), printed,
 and written as DIR/report.md and DIR/report.json.
+
+`--over KEY` (e.g. task.exemplar or seed) folds that sweep axis: one row per setting of the
+other overrides, with the mean and the worst value of each metric over KEY's values, so a
+conclusion does not rest on one exemplar or one draw.
 """
 
 import argparse
@@ -18,6 +22,11 @@ def collect(root: Path) -> list[dict]:
     runs = []
     for d in sorted({p.parent for p in root.rglob("metrics.json")} | {p.parent for p in root.rglob("error.txt")}):
         row = {"dir": str(d.relative_to(root)) or "."}
+        ovr = d / ".hydra" / "overrides.yaml"
+        if ovr.exists():
+            import yaml
+
+            row["overrides"] = yaml.safe_load(ovr.read_text()) or []
         if (d / "metrics.json").exists():
             row.update(json.loads((d / "metrics.json").read_text()))
         else:
@@ -38,10 +47,35 @@ def table(runs: list[dict], sort: str = "swd") -> str:
     return "\n".join(lines)
 
 
+WORST = {"swd": max, "copy32": max, "copy64": max, "seconds": max}
+
+
+def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
+    """Mean and worst of each metric over the values of `key`, per setting of the rest."""
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        if r.get("status") != "ok":
+            continue
+        rest = [o for o in r.get("overrides", []) if not o.startswith((key + "=", *skip))]
+        groups.setdefault(" ".join(sorted(rest)) or "(defaults)", []).append(r)
+    cols = [c for c in COLUMNS if c != "seconds"]
+    lines = [f"| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
+             "|---" * (2 * len(cols) + 2) + "|"]
+    order = sorted(groups.items(), key=lambda kv: sum(r["swd"] for r in kv[1]) / len(kv[1]))
+    for name, rs in order:
+        vals = []
+        for c in cols:
+            v = [r[c] for r in rs]
+            vals += [f"{sum(v) / len(v):.3g}", f"{WORST[c](v):.3g}"]
+        lines.append(f"| {name} | {len(rs)} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="synthlab report", description=__doc__)
     p.add_argument("dir", type=Path)
     p.add_argument("--sort", default="swd")
+    p.add_argument("--over", help="fold this sweep axis into mean and worst, e.g. task.exemplar")
     a = p.parse_args(argv)
     if not a.dir.is_dir():
         print(f"synthlab: error: no such folder: {a.dir}")
@@ -50,7 +84,7 @@ def main(argv=None) -> int:
     if not runs:
         print(f"synthlab: error: no runs (metrics.json or error.txt) under {a.dir}")
         return 2
-    text = table(runs, a.sort)
+    text = fold(runs, a.over) if a.over else table(runs, a.sort)
     print(text)
     atomic_write(a.dir / "report.md", lambda tmp: Path(tmp).write_text(text + "\n"))
     write_json(a.dir / "report.json", runs)

@@ -93,3 +93,19 @@ def test_sweep_jobs_are_named_by_what_varies_and_report_ranks_them(tmp_path):
     swds = [float(l.split("|")[3]) for l in rows[:2]]
     assert swds == sorted(swds)
     assert (tmp_path / "sweep" / "report.md").exists() and (tmp_path / "sweep" / "report.json").exists()
+
+
+def test_report_folds_an_axis_into_mean_and_worst(tmp_path):
+    from synthlab.report import fold
+    from synthlab.io import write_json
+
+    for i, (ex, v, swd) in enumerate([("a", 0.1, 10.0), ("b", 0.1, 30.0), ("a", 0.5, 5.0), ("b", 0.5, 7.0)]):
+        d = tmp_path / str(i)
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text(f"- task.exemplar={ex}\n- task.variety={v}\n- logger=none\n")
+        write_json(d / "metrics.json", {"status": "ok", "swd": swd, "copy32": 0.5, "copy64": 0.1 * i, "seconds": 1})
+    from synthlab.report import collect
+
+    rows = [l for l in fold(collect(tmp_path), "task.exemplar").splitlines()[2:]]
+    assert rows[0].startswith("| task.variety=0.5 | 2 | 6 | 7 |")
+    assert rows[1].startswith("| task.variety=0.1 | 2 | 20 | 30 |")

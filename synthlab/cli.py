@@ -91,8 +91,12 @@ def hydra_main(cfg: DictConfig):
     hc = HydraConfig.get()
     if hc.mode == RunMode.MULTIRUN:
         # name each job by what varies across the sweep, not by every override given
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        given = [a for a in sys.argv[1:] if "=" in a and not a.startswith("-")]
+        parsed = OverridesParser.create().parse_overrides(given)
         swept = set(hc.sweeper.get("params") or {}) | {
-            a.split("=", 1)[0] for a in sys.argv[1:] if "=" in a and ("," in a or "(" in a.split("=", 1)[1])}
+            o.get_key_element() for o in parsed if o.is_sweep_override()}
         with open_dict(cfg):
             cfg.run_name = " ".join(o for o in hc.overrides.task if o.split("=", 1)[0] in swept)
     try:

@@ -109,3 +109,13 @@ def test_report_folds_an_axis_into_mean_and_worst(tmp_path):
     rows = [l for l in fold(collect(tmp_path), "task.exemplar").splitlines()[2:]]
     assert rows[0].startswith("| task.variety=0.5 | 2 | 6 | 7 |")
     assert rows[1].startswith("| task.variety=0.1 | 2 | 20 | 30 |")
+
+
+def test_bench_texture_prints_a_table_with_the_machine_and_writes_json(tmp_path):
+    r = cli("bench", "texture", "--sizes", "48", "64", "--evals", "2", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("machine: ") and "s/eval" in r.stdout
+    data = json.loads((tmp_path / "b.json").read_text())
+    assert [row["size"] for row in data["texture"]] == [48, 64]
+    assert all(row["s_per_eval"] > 0 and 0 < row["match_share"] < 1 for row in data["texture"])
+    assert data["machine"]["cores"] >= 1

@@ -2,8 +2,8 @@
 
 The image is the parameter. Phase i of `phases` runs at scale 1/2^(phases-1-i) with the
 exemplar rescaled to match; phase 0 starts from uniform noise, later phases from the previous
-result upsampled (bicubic). Each phase spends `iterations` function evaluations of L-BFGS
-(or steps of Adam). One training_step runs `evals_per_step` of them, so the progress bar,
+result upsampled (bicubic). Each phase spends at most `iterations` function evaluations of
+L-BFGS (or steps of Adam); L-BFGS may stop early when its line search stalls. One training_step runs `evals_per_step` of them, so the progress bar,
 the logged loss and the intermediate frames advance during a phase.
 """
 

@@ -1,5 +1,6 @@
 """run(cfg): one job from a composed config. Plain function, so tests call it without the CLI."""
 
+import inspect
 import logging
 import os
 import time
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate as _instantiate
+from hydra.utils import get_class, instantiate as _instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from synthlab.errors import SynthlabError
@@ -22,7 +23,8 @@ def quiet_lightning():
 
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     for msg in (".*configure_optimizers.*returned `None`.*", ".*LeafSpec.*", ".*does not have many workers.*",
-                ".*is smaller than the logging interval.*"):
+                ".*is smaller than the logging interval.*",
+                ".*predict returned None.*"):
         warnings.filterwarnings("ignore", message=msg)
 
 
@@ -113,12 +115,18 @@ def run(cfg: DictConfig) -> dict:
     quiet_lightning()
     try:
         net = instantiate(cfg.network)
-        task = instantiate(cfg.task, net=net, optim=instantiate(cfg.optim))
+        kw = {"net": net}
+        if "optim" in inspect.signature(get_class(cfg.task._target_)).parameters:
+            kw["optim"] = instantiate(cfg.optim)  # only tasks that optimise take one
+        task = instantiate(cfg.task, **kw)
         task.out_dir = out_dir
         plain = OmegaConf.to_container(cfg, resolve=True)
         logger = start_logger(cfg, make_logger(cfg), plain)
         trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False)
-        trainer.fit(task)
+        if getattr(task, "predict_only", False):  # rendering tasks: nothing to train
+            trainer.predict(task, return_predictions=False)
+        else:
+            trainer.fit(task)
         if trainer.interrupted:
             raise KeyboardInterrupt
         metrics = task.save_outputs(out_dir, {"synthlab:config": OmegaConf.to_yaml(plain)})

@@ -1,6 +1,7 @@
 """Quality measures that need no pretrained network."""
 
+from synthlab.metrics.complexity import complexity
 from synthlab.metrics.copies import best_ncc, copy_share, copy_shares
 from synthlab.metrics.swd import laplacian_pyramid, swd
 
-__all__ = ["best_ncc", "copy_share", "copy_shares", "laplacian_pyramid", "swd"]
+__all__ = ["complexity", "best_ncc", "copy_share", "copy_shares", "laplacian_pyramid", "swd"]

@@ -27,14 +27,14 @@ class Sin(nn.Module):
 
 
 class Init:
-    """Base initialiser. `bias`: 'zero' (Lasagne's default) or 'same' (drawn like the weights,
-    as hardmaru's CPPNs do)."""
+    """Base initialiser. `bias`: 'zero' (Lasagne's default), 'same' (drawn like the weights, as
+    hardmaru's CPPNs do) or a number: the std of a normal draw (Caffe's gaussian bias filler)."""
 
     bias_same_ok = False
 
-    def __init__(self, bias: str = "zero"):
-        if bias not in ("zero", "same"):
-            raise SynthlabError(f"init bias must be 'zero' or 'same', got {bias!r}")
+    def __init__(self, bias="zero"):
+        if not (bias in ("zero", "same") or (isinstance(bias, (int, float)) and bias >= 0)):
+            raise SynthlabError(f"init bias must be 'zero', 'same' or a std >= 0, got {bias!r}")
         if bias == "same" and not self.bias_same_ok:
             raise SynthlabError(f"{type(self).__name__} cannot draw biases like weights; use bias=zero")
         self.bias = bias
@@ -42,14 +42,19 @@ class Init:
     def draw(self, t: torch.Tensor, gen: torch.Generator) -> None:
         raise NotImplementedError
 
+    def draw_bias(self, b: torch.Tensor, gen: torch.Generator) -> None:
+        if self.bias == "same":
+            self.draw(b, gen)
+        elif self.bias == "zero" or self.bias == 0:
+            b.zero_()
+        else:
+            nn.init.normal_(b, 0.0, float(self.bias), generator=gen)
+
     def __call__(self, layer: nn.Module, gen: torch.Generator) -> None:
         with torch.no_grad():
             self.draw(layer.weight, gen)
             if layer.bias is not None:
-                if self.bias == "same":
-                    self.draw(layer.bias, gen)
-                else:
-                    layer.bias.zero_()
+                self.draw_bias(layer.bias, gen)
 
 
 class GlorotUniform(Init):
@@ -98,6 +103,18 @@ class Uniform(Init):
         nn.init.uniform_(t, -self.bound, self.bound, generator=gen)
 
 
+class Msra(Init):
+    """He / Caffe 'msra': N(0, gain^2 * 2 / fan_in)."""
+
+    def __init__(self, gain: float = 1.0, bias="zero"):
+        super().__init__(bias)
+        self.gain = gain
+
+    def draw(self, t, gen):
+        nn.init.kaiming_normal_(t, nonlinearity="relu", generator=gen)
+        t.mul_(self.gain)
+
+
 class TorchDefault(Init):
     """PyTorch's own reset_parameters (kaiming-uniform, fan-in biases), seeded from `gen`."""
 
@@ -108,18 +125,40 @@ class TorchDefault(Init):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             layer.reset_parameters()
-        if self.bias == "zero" and layer.bias is not None:
+        if self.bias != "same" and layer.bias is not None:
             with torch.no_grad():
-                layer.bias.zero_()
+                self.draw_bias(layer.bias, gen)
 
 
 def init_layers(module: nn.Module, init, seed: int) -> nn.Module:
     """Apply `init` to every Conv/Linear layer in module order, from one generator seeded by `seed`."""
     gen = torch.Generator().manual_seed(int(seed))
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
+        if isinstance(m, (nn.Conv2d, nn.Linear, Dense)):
             init(m, gen)
     return module
+
+
+class Dense(nn.Module):
+    """A linear layer on channels-first points: (B, C_in, N) -> (B, C_out, N). CPPNs evaluate
+    millions of points through narrow layers, and this layout keeps each channel contiguous."""
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(c_out, c_in))
+        self.bias = nn.Parameter(torch.zeros(c_out)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        nn.Linear.reset_parameters(self)  # same draws as nn.Linear (weight, then bias)
+
+    @property
+    def in_features(self):
+        return self.weight.shape[1]
+
+    def forward(self, x):
+        y = torch.matmul(self.weight, x)
+        return y if self.bias is None else y + self.bias[:, None]
 
 
 # --- downsampling ----------------------------------------------------------------------------

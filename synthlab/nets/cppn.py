@@ -1,0 +1,144 @@
+"""Compositional pattern-producing networks: a colour for every coordinate (x, y, r) and latent z.
+
+Points are channels-first, (inputs, N), so one image of any size is a stream of tiles of N
+points (synthlab.render). The input layer is split in two, exactly as hardmaru's `U =
+FC(z) + FC(x) + FC(y) + FC(r)`: the coordinate part is shared by every image of a batch and
+the z part (with the bias) is computed once per image, not once per pixel.
+"""
+
+import torch
+from torch import nn
+
+from synthlab.errors import SynthlabError
+from synthlab.nets.layers import Dense, Normal, init_layers
+
+
+class Coords:
+    """Pixel indices -> CPPN inputs.
+
+    mode `symmetric` (hardmaru): x_i = scale * (i - (n-1)/2) / ((n-1)/2), so [-scale, scale]
+    inclusive; `centered` (Paras Chopra): scale * (i/n - 0.5); `pixel`: the raw index i.
+    `zoom` multiplies the coordinates (0.01 zooms far in). r = sqrt(x^2 + y^2)."""
+
+    modes = ("symmetric", "centered", "pixel")
+
+    def __init__(self, mode: str = "symmetric", scale: float = 1.0, zoom: float = 1.0, use_r: bool = True):
+        if mode not in self.modes:
+            raise SynthlabError(f"unknown coordinate mode {mode!r}; choose one of: {', '.join(self.modes)}")
+        self.mode, self.scale, self.zoom, self.use_r = mode, float(scale), float(zoom), use_r
+
+    @property
+    def dim(self):
+        return 3 if self.use_r else 2
+
+    def axis(self, n: int, lo: int = 0, hi: int | None = None, device=None) -> torch.Tensor:
+        i = torch.arange(lo, n if hi is None else hi, device=device, dtype=torch.float64)
+        if self.mode == "symmetric":
+            v = (i - (n - 1) / 2) / ((n - 1) / 2) * self.scale if n > 1 else i * 0
+        elif self.mode == "centered":
+            v = (i / n - 0.5) * self.scale
+        else:
+            v = i
+        return (v * self.zoom).float()
+
+    def points(self, h: int, w: int, row0: int, row1: int, device=None) -> torch.Tensor:
+        """Inputs of rows [row0, row1), row-major: (dim, (row1-row0) * w)."""
+        y = self.axis(h, row0, row1, device)[:, None].expand(-1, w)
+        x = self.axis(w, device=device)[None, :].expand(row1 - row0, -1)
+        pts = [x.reshape(-1), y.reshape(-1)]
+        if self.use_r:
+            pts.append(torch.sqrt(pts[0] ** 2 + pts[1] ** 2))
+        return torch.stack(pts)
+
+
+class CPPN(nn.Module):
+    """MLP: input layer, `depth` hidden layers (all with `activation`), output layer and activation.
+
+    width schedule `constant`, or `halving` (width, width/2, ... >= 1: Paras Chopra's
+    'Neuro-pollock'). bias: `all` layers, `first` (input layer only, as Chopra) or `none`."""
+
+    def __init__(self, activation, init, out_activation, depth: int = 8, width: int = 16,
+                 schedule: str = "constant", channels: int = 3, in_dim: int = 3, z_dim: int = 0,
+                 bias: str = "all", seed: int = 0):
+        super().__init__()
+        if depth < 0 or width < 1 or channels < 1 or z_dim < 0:
+            raise SynthlabError(f"network depth >= 0, width >= 1, channels >= 1 and z_dim >= 0 needed, "
+                                f"got {depth}, {width}, {channels}, {z_dim}")
+        if schedule not in ("constant", "halving"):
+            raise SynthlabError(f"network.schedule must be constant or halving, got {schedule!r}")
+        if bias not in ("all", "first", "none"):
+            raise SynthlabError(f"network.bias must be all, first or none, got {bias!r}")
+        widths = [width if schedule == "constant" else max(1, width >> i) for i in range(depth + 1)]
+        self.in_dim, self.z_dim, self.channels = in_dim, z_dim, channels
+        self.coord_in = Dense(in_dim, widths[0], bias=bias != "none" and z_dim == 0)
+        self.z_in = Dense(z_dim, widths[0], bias=bias != "none") if z_dim else None
+        hid = bias == "all"
+        self.hidden = nn.ModuleList(Dense(a, b, bias=hid) for a, b in zip(widths[:-1], widths[1:]))
+        self.out = Dense(widths[-1], channels, bias=hid)
+        self.act, self.out_act = activation(), out_activation()
+        self._init = init
+        self.redraw(seed)
+
+    def redraw(self, seed: int) -> None:
+        """Draw all weights again from `seed` (weight-interpolation animations use two draws)."""
+        init_layers(self, self._init, seed)
+
+    def forward(self, pts: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """pts (in_dim, N), z (B, z_dim) -> (B, channels, N)."""
+        h = self.coord_in(pts)[None]
+        if self.z_in is not None:
+            h = h + self.z_in(z[:, :, None])
+        h = self.act(h)  # tanh by default, as in every reference; one activation for all layers
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        return self.out_act(self.out(h))
+
+
+class ResidualCPPN(nn.Module):
+    """hardmaru's resnet-cppn-gan generator: tanh(FC(z) + FC(x) + FC(y) + FC(r)), then `blocks`
+    residual blocks of `sub_depth` relu layers and a tanh gate (identity skips), sigmoid output.
+
+    Init as the reference: weights and biases N(0, std); std_in for the input and output FCs,
+    std_relu for the relu layers, std_gate for the gates (so each block starts near identity).
+    z is multiplied by z_scale (8, the training coordinate scale)."""
+
+    def __init__(self, blocks: int = 24, width: int = 6, sub_depth: int = 4, channels: int = 1,
+                 in_dim: int = 3, z_dim: int = 32, z_scale: float = 8.0, std_in: float = 0.05,
+                 std_relu: float = 1.0, std_gate: float = 0.001, seed: int = 0):
+        super().__init__()
+        if min(blocks, width, sub_depth, channels, z_dim) < 1:
+            raise SynthlabError("resnet_cppn needs blocks, width, sub_depth, channels and z_dim >= 1")
+        self.in_dim, self.z_dim, self.channels, self.z_scale = in_dim, z_dim, channels, z_scale
+        self.coord_in = Dense(in_dim, width, bias=False)
+        self.z_in = Dense(z_dim, width)
+        self.blocks = nn.ModuleList(
+            nn.ModuleList([Dense(width, width) for _ in range(sub_depth)] + [Dense(width, width)])
+            for _ in range(blocks))
+        self.out = Dense(width, channels)
+        self.stds = (std_in, std_relu, std_gate)
+        self.redraw(seed)
+
+    def redraw(self, seed: int) -> None:
+        std_in, std_relu, std_gate = self.stds
+        gen = torch.Generator().manual_seed(int(seed))
+        for m in (self.coord_in, self.z_in):
+            Normal(std_in, bias="same")(m, gen)
+        for block in self.blocks:
+            for m in block[:-1]:
+                Normal(std_relu, bias="same")(m, gen)
+            Normal(std_gate, bias="same")(block[-1], gen)
+        Normal(std_in, bias="same")(self.out, gen)
+
+    def forward(self, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.coord_in(pts)[None] + self.z_in((z * self.z_scale)[:, :, None]))
+        for block in self.blocks:
+            g = h
+            for layer in block[:-1]:
+                g = torch.relu(layer(g))
+            h = h + torch.tanh(block[-1](g))
+        return torch.sigmoid(self.out(h))
+
+
+def n_params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+

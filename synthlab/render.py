@@ -1,0 +1,108 @@
+"""Render coordinate networks at any resolution, and animate them.
+
+The field is sampled in tiles of whole rows (`tile` points at most), written straight into
+the output buffer, so memory beyond that buffer does not grow with the image. No autograd;
+any device. A tiled render equals the one-pass render (each point's computation does not
+depend on the tile it is in).
+"""
+
+import math
+import os
+
+import torch
+
+from synthlab.errors import SynthlabError
+
+
+def check_size(h: int, w: int, channels: int, frames: int = 1, bytes_per=4) -> None:
+    """Refuse impossible sizes before allocating anything, saying how much memory is needed."""
+    if h <= 0 or w <= 0:
+        raise SynthlabError(f"image size must be positive, got {h}x{w}")
+    need = h * w * channels * frames * bytes_per
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > 0.8 * avail:
+        raise SynthlabError(f"a {w}x{h} render ({channels} channels, {frames} frame(s)) needs "
+                            f"{need / 2**30:.1f} GiB for its output buffer, but only {avail / 2**30:.1f} GiB "
+                            "is free: render a smaller size or fewer frames at once")
+
+
+@torch.no_grad()
+def render(net, coords, h: int, w: int, z: torch.Tensor | None = None, tile: int = 1 << 18,
+           out: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, C, h, w) float32 on the CPU: net(points, z) evaluated on every pixel, tile by tile.
+
+    z: (B, z_dim) or None (B = 1). tile: points per evaluation (rows are never split)."""
+    check_size(h, w, net.channels, 1 if z is None else len(z))
+    device = next(net.parameters()).device
+    b = 1 if z is None else len(z)
+    if z is not None:
+        z = z.to(device)
+    out = torch.empty(b, net.channels, h, w) if out is None else out
+    rows = max(1, tile // w)
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        pts = coords.points(h, w, r0, r1, device)
+        y = net(pts, z) if net.z_dim else net(pts).expand(b, -1, -1)
+        out[:, :, r0:r1] = y.reshape(b, net.channels, r1 - r0, w).float().cpu()
+    return out
+
+
+def ease(t: torch.Tensor, easing: str) -> torch.Tensor:
+    if easing == "linear":
+        return t
+    if easing == "sine":
+        return torch.sin(t * math.pi / 2)  # hardmaru's `sinusoid=True`
+    raise SynthlabError(f"unknown easing {easing!r}; choose linear or sine")
+
+
+def timeline(frames: int, easing: str = "sine", pingpong: bool = False) -> torch.Tensor:
+    """Interpolation weights t in [0, 1], one per frame; ping-pong appends the way back."""
+    if frames < 2:
+        raise SynthlabError(f"an animation needs at least 2 frames, got {frames}")
+    t = ease(torch.linspace(0, 1, frames), easing)
+    return torch.cat([t, t.flip(0)[1:-1]]) if pingpong else t
+
+
+def to_uint8(img: torch.Tensor, invert: bool = False) -> torch.Tensor:
+    """(C, H, W) in [0, 1] -> (H, W, C) uint8; grey stays one channel."""
+    img = 1 - img if invert else img
+    return (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0)
+
+
+def save_gif(path, frames, fps: float = 24.0, invert: bool = False):
+    """Frames (iterable of (C, H, W) in [0, 1]) -> looping GIF, written atomically."""
+    from PIL import Image
+
+    from synthlab.io import atomic_write
+
+    imgs = []
+    for f in frames:
+        a = to_uint8(f, invert).numpy()
+        imgs.append(Image.fromarray(a[..., 0] if a.shape[2] == 1 else a))
+    if not imgs:
+        raise SynthlabError("no frames to write")
+    dur = max(20, round(1000 / fps))
+    atomic_write(path, lambda tmp: imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:],
+                                                duration=dur, loop=0))
+    return path
+
+
+def save_mp4(path, frames, fps: float = 24.0, invert: bool = False):
+    """MP4 through imageio-ffmpeg, installed with the `video` extra (pip install -e '.[video]')."""
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        raise SynthlabError("MP4 needs the video extra: pip install -e '.[video]'") from None
+    from synthlab.io import atomic_write
+
+    def write(tmp):
+        with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", macro_block_size=1) as wr:
+            for f in frames:
+                a = to_uint8(f, invert).numpy()
+                wr.append_data(a.repeat(3, 2) if a.shape[2] == 1 else a)
+
+    return atomic_write(path, write)

@@ -15,7 +15,12 @@ from pathlib import Path
 
 from synthlab.io import atomic_write, write_json
 
-COLUMNS = ["swd", "copy32", "copy64", "seconds"]
+# metrics shown when any run has them, in this order (texture, then CPPN complexity)
+KNOWN = ["swd", "copy32", "copy64", "png_bpp", "grad", "hf_share", "std", "params", "seconds"]
+
+
+def columns(runs: list[dict]) -> list[str]:
+    return [c for c in KNOWN if any(isinstance(r.get(c), (int, float)) for r in runs)]
 
 
 def collect(root: Path) -> list[dict]:
@@ -35,19 +40,23 @@ def collect(root: Path) -> list[dict]:
     return runs
 
 
-def table(runs: list[dict], sort: str = "swd") -> str:
-    ok = sorted((r for r in runs if r.get("status") == "ok"), key=lambda r: r.get(sort, float("inf")))
-    lines = ["| rank | run | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+def table(runs: list[dict], sort: str | None = None) -> str:
+    cols = columns(runs)
+    sort = sort or ("swd" if "swd" in cols else None)
+    ok = [r for r in runs if r.get("status") == "ok"]
+    if sort:
+        ok.sort(key=lambda r: r.get(sort, float("inf")))
+    lines = ["| rank | run | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for i, r in enumerate(ok, 1):
-        vals = [f"{r[c]:.3g}" if isinstance(r.get(c), (int, float)) else "" for c in COLUMNS]
+        vals = [f"{r[c]:.3g}" if isinstance(r.get(c), (int, float)) else "" for c in cols]
         lines.append(f"| {i} | {r.get('run_name') or r['dir']} | " + " | ".join(vals) + " |")
     for r in runs:
         if r.get("status") != "ok":
-            lines.append(f"| failed | {r['dir']} | {r.get('error', '')} |" + " |" * (len(COLUMNS) - 1))
+            lines.append(f"| failed | {r['dir']} | {r.get('error', '')} |" + " |" * (len(cols) - 1))
     return "\n".join(lines)
 
 
-WORST = {"swd": max, "copy32": max, "copy64": max, "seconds": max}
+WORST = {"grad": min, "png_bpp": min, "hf_share": min, "std": min}  # others: higher is worse
 
 
 def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
@@ -58,15 +67,16 @@ def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
             continue
         rest = [o for o in r.get("overrides", []) if not o.startswith((key + "=", *skip))]
         groups.setdefault(" ".join(sorted(rest)) or "(defaults)", []).append(r)
-    cols = [c for c in COLUMNS if c != "seconds"]
+    cols = [c for c in columns(runs) if c not in ("seconds", "params")]
     lines = [f"| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
              "|---" * (2 * len(cols) + 2) + "|"]
-    order = sorted(groups.items(), key=lambda kv: sum(r["swd"] for r in kv[1]) / len(kv[1]))
+    key = cols[0] if cols else None
+    order = sorted(groups.items(), key=lambda kv: sum(r.get(key, 0) for r in kv[1]) / len(kv[1]))
     for name, rs in order:
         vals = []
         for c in cols:
             v = [r[c] for r in rs]
-            vals += [f"{sum(v) / len(v):.3g}", f"{WORST[c](v):.3g}"]
+            vals += [f"{sum(v) / len(v):.3g}", f"{WORST.get(c, max)(v):.3g}"]
         lines.append(f"| {name} | {len(rs)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
@@ -74,7 +84,7 @@ def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="synthlab report", description=__doc__)
     p.add_argument("dir", type=Path)
-    p.add_argument("--sort", default="swd")
+    p.add_argument("--sort", default=None, help="metric to rank by (default: swd when present)")
     p.add_argument("--over", help="fold this sweep axis into mean and worst, e.g. task.exemplar")
     a = p.parse_args(argv)
     if not a.dir.is_dir():

@@ -2,23 +2,42 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import instantiate
+import inspect
+
+from hydra.utils import get_class
+
+from synthlab.nets import RandomConvNet
+from synthlab.run import instantiate
 
 from conftest import CONF
 
-GROUPS = ["network/activation", "network/downsampling", "network/init", "optim", "logger", "trainer",
-          "task", "experiment", "sweep"]
+GROUPS = ["network", "network/activation", "network/downsampling", "network/init", "optim", "logger",
+          "trainer", "task", "experiment", "sweep"]
 
 
 def options(group):
     return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
 
 
+def _overrides(group, option):
+    if group == "network" and option != "random_conv":  # a network needs a task that uses it
+        return [{"cppn": "task=cppn", "resnet_cppn": "task=cppn", "conv_cppn": "task=conv_cppn"}[option],
+                f"network={option}"]
+    if group == "network/downsampling" or (group == "network/init" and option in ("glorot_uniform", "orthogonal", "msra")):
+        return [f"{group}={option}"]  # texture net (the CPPN draws biases like weights)
+    return [f"{group}={option}"]
+
+
 @pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_group_option_composes_and_builds(make_cfg, group, option):
-    cfg = make_cfg([f"{group}={option}"])
+    cfg = make_cfg(_overrides(group, option))
     net = instantiate(cfg.network)
-    assert net(torch.rand(1, 3, 32, 32), ["conv3_1"])["conv3_1"].shape[1] > 0
+    if isinstance(net, RandomConvNet):
+        assert net(torch.rand(1, 3, 32, 32), ["conv3_1"])["conv3_1"].shape[1] > 0
+    kw = {"net": net}
+    if "optim" in inspect.signature(get_class(cfg.task._target_)).parameters:
+        kw["optim"] = instantiate(cfg.optim)
+    assert instantiate(cfg.task, **kw) is not None
     opt = instantiate(cfg.optim)([torch.nn.Parameter(torch.zeros(2))])
     assert isinstance(opt, torch.optim.Optimizer)
     if cfg.logger and "_target_" in cfg.logger:
@@ -32,7 +51,8 @@ def test_groups_have_the_promised_options():
     assert options("network/activation") == sorted(
         ["relu", "lrelu", "elu", "tanh", "sigmoid", "softplus", "sin", "gelu"])
     assert options("network/downsampling") == ["avgpool", "maxpool", "strided"]
-    assert options("network/init") == sorted(["glorot_uniform", "orthogonal", "normal", "uniform", "torch_default"])
+    assert options("network/init") == sorted(["glorot_uniform", "orthogonal", "normal", "uniform", "torch_default", "msra"])
+    assert options("network") == ["conv_cppn", "cppn", "random_conv", "resnet_cppn"]
     assert options("optim") == ["adam", "lbfgs"]
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("trainer") == ["cpu", "gpu"]

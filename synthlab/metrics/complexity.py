@@ -35,7 +35,11 @@ def hf_share(img: torch.Tensor, cutoff: float = 0.25) -> float:
     return float(p[:, radius > cutoff].sum()) / total if total > 0 else 0.0
 
 
-def complexity(img: torch.Tensor) -> dict:
-    """(C, H, W) in [0, 1] -> the four measures."""
+def complexity(img: torch.Tensor, max_side: int = 2048) -> dict:
+    """(C, H, W) in [0, 1] -> the four measures, on the central max_side crop of big images
+    (an 8K frame would spend a minute in PNG compression for the same figure)."""
     img = img.float().cpu()
+    h, w = img.shape[1:]
+    y, x = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
+    img = img[:, y:y + max_side, x:x + max_side]
     return {"png_bpp": png_bpp(img), "grad": grad_mean(img), "hf_share": hf_share(img), "std": float(img.std())}

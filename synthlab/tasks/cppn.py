@@ -6,6 +6,7 @@ complexity measures of its first still (and their mean over all stills).
 """
 
 import copy
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -57,7 +58,7 @@ class CPPNTask(pl.LightningModule):
         else:
             zs = self._draw(z_dist, (n_z, zd), gen)
         self.register_buffer("zs", zs * z_scale, persistent=False)
-        self.frames, self.stills = [], []
+        self.frames, self.stills, self.render_seconds = [], [], 0.0
         self.jobs = self._plan()
 
     @staticmethod
@@ -85,7 +86,11 @@ class CPPNTask(pl.LightningModule):
         return self.zs[idx] if self.net.z_dim else None
 
     def predict_step(self, batch, batch_idx=0):
-        kind, items = self.jobs[int(batch)]
+        t = time.perf_counter()
+        self._predict(*self.jobs[int(batch)])
+        self.render_seconds += time.perf_counter() - t
+
+    def _predict(self, kind, items):
         h, w = self.size
         if kind == "still":
             self.stills += list(render(self.net, self.coords, h, w, self._z(items), self.tile))
@@ -108,7 +113,6 @@ class CPPNTask(pl.LightningModule):
                     self.frames.append(render(self.net, self.coords, h, w, self._z([0]), self.tile)[0])
             finally:
                 self.net.load_state_dict(start)
-        return None
 
     def _other_net(self):
         """The state of a second draw of the same architecture (seed + 1)."""
@@ -134,7 +138,8 @@ class CPPNTask(pl.LightningModule):
             path = writer(out_dir / f"{self.kind}.{fmt}", self.frames, fps, self.invert)
             metrics["animation"] = Path(path).name
             metrics["frames"] = len(self.frames)
-        metrics.update(params=n_params(self.net), size=list(self.size), images=names)
+        metrics.update(params=n_params(self.net), size=list(self.size), images=names,
+                       render_seconds=self.render_seconds)
         return metrics
 
     def result(self):

@@ -126,3 +126,11 @@ def test_complexity_orders_flat_below_noise():
     flat, noise = complexity(torch.full((3, 32, 32), 0.5)), complexity(torch.rand(3, 32, 32))
     for k in ("png_bpp", "grad", "hf_share", "std"):
         assert flat[k] < noise[k]
+
+
+def test_mp4_with_the_video_extra(make_cfg, tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    run(make_cfg(["task=cppn", "task.size=[32,48]", "task.animation.kind=morph", "task.animation.frames=4",
+                  "task.animation.format=mp4", *FAST]))
+    mp4 = tmp_path / "run" / "morph.mp4"
+    assert mp4.stat().st_size > 1000 and mp4.read_bytes()[4:8] == b"ftyp"

@@ -9,7 +9,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from synthlab.errors import SynthlabError
 
-SKIMAGE = ("grass", "brick", "gravel")  # shipped inside scikit-image: no download
+SKIMAGE = ("grass", "brick", "gravel", "astronaut", "chelsea", "coffee", "rocket")  # bundled: no download
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:

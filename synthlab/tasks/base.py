@@ -1,12 +1,29 @@
-"""What every task module shares: a step schedule as the dataloader, and output helpers."""
+"""What every task module shares: a step schedule as the dataloader, and image optimisation.
 
+ImageTask optimises an image that is the module's parameter, over `phases` scales
+(1/2^(phases-1-i)); phase 0 starts from `initial_image`, later phases from the previous
+result upsampled (bicubic). Each phase spends at most `iterations` function evaluations of
+L-BFGS (or steps of Adam); one training_step runs `evals_per_step` of them, so the progress
+bar, the logged loss and the frames advance during a phase. Subclasses give the targets of
+a phase (`set_targets`), the first image and the loss.
+"""
+
+import math
+import time
+
+import pytorch_lightning as pl
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
+
+from synthlab.data import resize
+from synthlab.errors import SynthlabError
+from synthlab.io import save_png
 
 
 class Steps(Dataset):
     """Items 0..n-1: image-optimisation tasks have no data, only a schedule of steps
-    (Lightning needs a train_dataloader; each item is one training_step)."""
+    (Lightning needs a dataloader; each item is one training or predict step)."""
 
     def __init__(self, n: int):
         self.n = n
@@ -22,5 +39,126 @@ def steps_loader(n: int) -> DataLoader:
     return DataLoader(Steps(n), batch_size=None, shuffle=False, num_workers=0)
 
 
-def pick_device(module) -> torch.device:
-    return next(module.buffers()).device
+def image_size(size, default=None):
+    """task.size as (h, w): an int, [h, w], or None for `default`."""
+    if size is None:
+        return default
+    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    if h <= 0 or w <= 0:
+        raise SynthlabError(f"task.size must be positive, got {h}x{w}")
+    return int(h), int(w)
+
+
+class ImageTask(pl.LightningModule):
+    value_range = (0.0, 1.0)  # the space the image parameter lives in
+
+    def __init__(self, optim, phases: int = 1, iterations: int = 100, evals_per_step: int = 20,
+                 frames_every: int = 0, seed: int = 0, name: str = "image"):
+        super().__init__()
+        self.automatic_optimization = False  # phases swap the image and the optimiser
+        if phases < 1 or iterations < 1 or evals_per_step < 1:
+            raise SynthlabError(f"task.phases, task.iterations and task.evals_per_step must be >= 1, "
+                                f"got {phases}, {iterations}, {evals_per_step}")
+        self.optim_factory, self.phases, self.iterations = optim, phases, iterations
+        self.evals_per_step, self.frames_every, self.seed, self.name = evals_per_step, frames_every, seed, name
+        self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.phase, self.evals, self.phase_evals, self.opt = -1, 0, 0, None
+        self.out_dir = None  # set by run(): frames are written under it
+        self.next_frame = frames_every
+        self.history = []  # (phase, evals, loss) after every step
+        self.schedule = [p for p in range(phases) for _ in range(math.ceil(iterations / evals_per_step))]
+        self.phase_seconds = [0.0] * phases
+
+    # --- to be given by each task ------------------------------------------------------------
+    def set_targets(self, phase: int) -> None:
+        raise NotImplementedError
+
+    def initial_image(self, h: int, w: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- phases ----------------------------------------------------------------------------
+    def scale(self, phase):
+        return 0.5 ** (self.phases - 1 - phase)
+
+    def phase_size(self, hw, phase):
+        return tuple(max(1, round(v * self.scale(phase))) for v in hw)
+
+    def train_dataloader(self):
+        return steps_loader(len(self.schedule))
+
+    def configure_optimizers(self):
+        return None  # built per phase in start_phase(): the image changes size
+
+    def start_phase(self, phase):
+        h, w = self.phase_size(self.size, phase)
+        with torch.no_grad():
+            self.set_targets(phase)
+            if phase == 0 or self.phase < 0:
+                x = self.initial_image(h, w)
+            else:
+                x = resize(self.image.detach(), (h, w), mode="bicubic").clamp(*self.value_range)
+        self.image = nn.Parameter(x.to(self.device).contiguous())
+        self.opt = self.optim_factory([self.image])
+        self.phase, self.phase_evals = phase, 0
+
+    def run_evals(self, n):
+        """Spend n function evaluations; returns the last loss."""
+        def closure():
+            self.opt.zero_grad()
+            loss = self.loss()
+            self.manual_backward(loss)
+            self.evals += 1
+            self.phase_evals += 1
+            return loss
+
+        if isinstance(self.opt, torch.optim.LBFGS):
+            # L-BFGS counts evaluations per step() call; its line search can overrun by a few
+            group = self.opt.param_groups[0]
+            group["max_iter"], group["max_eval"] = n, n
+            loss = self.opt.step(closure)
+        else:
+            for _ in range(n):
+                loss = closure()
+                self.opt.step()
+        if not torch.isfinite(loss):
+            raise SynthlabError(f"loss became {float(loss)} at phase {self.phase}, evaluation {self.evals}: "
+                                "lower the optimiser's lr or the weights")
+        return float(loss.detach())
+
+    def training_step(self, batch, batch_idx):
+        phase = self.schedule[batch_idx]
+        if phase != self.phase:
+            self.start_phase(phase)
+        n = min(self.evals_per_step, self.iterations - self.phase_evals)
+        t = time.perf_counter()
+        loss = self.run_evals(n) if n > 0 else float("nan")
+        self.phase_seconds[phase] += time.perf_counter() - t
+        self.history.append((phase, self.evals, loss))
+        self.log_dict({"loss": loss, "phase": float(phase), "evals": float(self.evals)}, prog_bar=True)
+        if self.frames_every and self.evals >= self.next_frame:
+            self.next_frame = (self.evals // self.frames_every + 1) * self.frames_every
+            self.log_frame(f"eval{self.evals:05d}")
+        if batch_idx + 1 == len(self.schedule) or self.schedule[batch_idx + 1] != phase:
+            with torch.no_grad():
+                self.image.clamp_(*self.value_range)  # L-BFGS-B had bounds; torch's has none
+            self.log_frame(f"phase{phase}")
+
+    def log_frame(self, tag):
+        """Intermediate image: to frames/ in the run folder and to the logger if it takes images."""
+        img = self.result()
+        if self.out_dir is not None:
+            save_png(self.out_dir / "frames" / f"{tag}.png", img)
+        if self.logger is not None and hasattr(self.logger, "log_image"):
+            self.logger.log_image(key="frames", images=[img], caption=[tag])
+
+    def result(self):
+        """Current image as (3, H, W) in [0, 1] on the CPU."""
+        lo, hi = self.value_range
+        return ((self.image.detach()[0].float().cpu() - lo) / (hi - lo)).clamp(0, 1)
+
+    def run_stats(self) -> dict:
+        return {"evals": self.evals, "phase_seconds": self.phase_seconds,
+                "final_loss": self.history[-1][2] if self.history else None, "size": list(self.size)}

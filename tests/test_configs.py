@@ -21,8 +21,11 @@ def options(group):
 
 def _overrides(group, option):
     if group == "network" and option != "random_conv":  # a network needs a task that uses it
-        return [{"cppn": "task=cppn", "resnet_cppn": "task=cppn", "conv_cppn": "task=conv_cppn"}[option],
-                f"network={option}"]
+        task = {"cppn": "task=cppn", "resnet_cppn": "task=cppn", "conv_cppn": "task=conv_cppn",
+                "vgg19": "task=fc_style"}[option]
+        return [task, f"network={option}"] + (["network.weights=random"] if option == "vgg19" else [])
+    if (group, option) == ("task", "fc_style"):
+        return ["task=fc_style", "network.weights=random"]  # ImageNet weights are not here offline
     if group == "network/downsampling" or (group == "network/init" and option in ("glorot_uniform", "orthogonal", "msra")):
         return [f"{group}={option}"]  # texture net (the CPPN draws biases like weights)
     return [f"{group}={option}"]
@@ -52,7 +55,7 @@ def test_groups_have_the_promised_options():
         ["relu", "lrelu", "elu", "tanh", "sigmoid", "softplus", "sin", "gelu"])
     assert options("network/downsampling") == ["avgpool", "maxpool", "strided"]
     assert options("network/init") == sorted(["glorot_uniform", "orthogonal", "normal", "uniform", "torch_default", "msra"])
-    assert options("network") == ["conv_cppn", "cppn", "random_conv", "resnet_cppn"]
+    assert options("network") == ["conv_cppn", "cppn", "random_conv", "resnet_cppn", "vgg19"]
     assert options("optim") == ["adam", "lbfgs"]
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("trainer") == ["cpu", "gpu"]

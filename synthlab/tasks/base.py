@@ -160,5 +160,6 @@ class ImageTask(pl.LightningModule):
         return ((self.image.detach()[0].float().cpu() - lo) / (hi - lo)).clamp(0, 1)
 
     def run_stats(self) -> dict:
-        return {"evals": self.evals, "phase_seconds": self.phase_seconds,
-                "final_loss": self.history[-1][2] if self.history else None, "size": list(self.size)}
+        return {"evals": self.evals, "phase_seconds": self.phase_seconds, "size": list(self.size),
+                "first_loss": self.history[0][2] if self.history else None,
+                "final_loss": self.history[-1][2] if self.history else None}

@@ -24,8 +24,8 @@ def _overrides(group, option):
         task = {"cppn": "task=cppn", "resnet_cppn": "task=cppn", "conv_cppn": "task=conv_cppn",
                 "vgg19": "task=fc_style"}[option]
         return [task, f"network={option}"] + (["network.weights=random"] if option == "vgg19" else [])
-    if (group, option) == ("task", "fc_style"):
-        return ["task=fc_style", "network.weights=random"]  # ImageNet weights are not here offline
+    if (group, option) in (("task", "fc_style"), ("sweep", "fc_style_content")):
+        return [f"{group}={option}", "network.weights=random"]  # never download ImageNet weights in tests
     if group == "network/downsampling" or (group == "network/init" and option in ("glorot_uniform", "orthogonal", "msra")):
         return [f"{group}={option}"]  # texture net (the CPPN draws biases like weights)
     return [f"{group}={option}"]

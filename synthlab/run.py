@@ -24,7 +24,7 @@ def quiet_lightning():
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     for msg in (".*configure_optimizers.*returned `None`.*", ".*LeafSpec.*", ".*does not have many workers.*",
                 ".*is smaller than the logging interval.*",
-                ".*predict returned None.*"):
+                ".*predict returned None.*", ".*module(s) in eval mode.*"):
         warnings.filterwarnings("ignore", message=msg)
 
 

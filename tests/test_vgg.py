@@ -112,3 +112,19 @@ def test_fc_style_bad_input(make_cfg, tmp_path):
         cfg = make_cfg(["task=fc_style", "network.weights=random", override, *FAST])
         with pytest.raises(SynthlabError, match=words):
             instantiate(cfg.task, net=instantiate(cfg.network), optim=instantiate(cfg.optim))
+
+
+def test_imagenet_file_in_the_hub_cache_is_hash_checked_and_loaded(tmp_path, monkeypatch):
+    import hashlib
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    sd = torchvision_vgg19_state(seed=3)
+    f = tmp_path / "w.pth"
+    torch.save(sd, f)
+    prefix = hashlib.sha256(f.read_bytes()).hexdigest()[:8]
+    dst = tmp_path / "hub" / "checkpoints" / f"vgg19-{prefix}.pth"
+    dst.parent.mkdir(parents=True)
+    f.rename(dst)
+    monkeypatch.setattr(V, "IMAGENET_URL", f"https://127.0.0.1/models/vgg19-{prefix}.pth")
+    net = _vgg("imagenet")
+    assert torch.equal(net.state_dict()["features.0.weight"], sd["features.0.weight"])

@@ -107,6 +107,25 @@ def finish_wandb():
             wandb.finish()
 
 
+def find_resume(cfg: DictConfig) -> Path | None:
+    """The run folder to continue: cfg.resume as a path, or with true the newest folder of this
+    task (outputs/<task>/<date>/<time>) that has checkpoints/last.ckpt and no metrics.json."""
+    if not cfg.get("resume"):
+        return None
+    if cfg.resume is not True:
+        d = Path(str(cfg.resume))
+        if not (d / "checkpoints" / "last.ckpt").is_file():
+            raise SynthlabError(f"nothing to resume in {d}: no checkpoints/last.ckpt there")
+        return d
+    here = Path(cfg.out_dir).resolve()
+    runs = [c.parents[1] for c in here.parents[1].glob("*/*/checkpoints/last.ckpt")
+            if c.parents[1] != here and not (c.parents[1] / "metrics.json").exists()]
+    if not runs:
+        raise SynthlabError(f"resume=true: no unfinished {cfg.task.name} run with checkpoints/last.ckpt "
+                            f"under {here.parents[1]}")
+    return max(runs, key=lambda d: (d / "checkpoints" / "last.ckpt").stat().st_mtime)
+
+
 def run(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,19 +133,27 @@ def run(cfg: DictConfig) -> dict:
     torch.manual_seed(int(cfg.seed))
     quiet_lightning()
     try:
-        net = instantiate(cfg.network)
-        kw = {"net": net}
+        needs_net = "net" in inspect.signature(get_class(cfg.task._target_)).parameters
+        net = instantiate(cfg.network) if needs_net else None
+        kw = {"net": net} if needs_net else {}
         if "optim" in inspect.signature(get_class(cfg.task._target_)).parameters:
             kw["optim"] = instantiate(cfg.optim)  # only tasks that optimise take one
         task = instantiate(cfg.task, **kw)
+        resumed = find_resume(cfg)
+        if resumed is not None:  # keep writing into the interrupted run's folder
+            (out_dir / "resumed.txt").write_text(f"continued {resumed}\n")
+            out_dir = resumed
+            log.info("resuming %s from %s", resumed, resumed / "checkpoints" / "last.ckpt")
         task.out_dir = out_dir
+        data = instantiate(cfg.data) if cfg.get("data") else None
         plain = OmegaConf.to_container(cfg, resolve=True)
         logger = start_logger(cfg, make_logger(cfg), plain)
         trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False)
         if getattr(task, "predict_only", False):  # rendering tasks: nothing to train
             trainer.predict(task, return_predictions=False)
         else:
-            trainer.fit(task)
+            ckpt = str(resumed / "checkpoints" / "last.ckpt") if resumed is not None else None
+            trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
         if trainer.interrupted:
             raise KeyboardInterrupt
         metrics = task.save_outputs(out_dir, {"synthlab:config": OmegaConf.to_yaml(plain)})

@@ -159,15 +159,15 @@ class Dense(nn.Module):
     def forward(self, x):
         # one plain mm whatever the batch: bmm and mm accumulate in different orders, and
         # chaotic nets (N(0, 1) weights) amplify that ulp into visible tile/batch seams
+        mm = torch.mm if self.bias is None else (lambda w, v: torch.addmm(self.bias[:, None], w, v))
         if x.dim() == 2:  # (C, N): points shared by every image
-            y = torch.mm(self.weight, x)
-        elif x.shape[2] == 1:  # one vector per image (z): a fixed-order sum, same for any batch
+            return mm(self.weight, x)
+        if x.shape[2] == 1:  # one vector per image (z): a fixed-order sum, same for any batch
             y = sum(self.weight[None, :, k:k + 1] * x[:, k:k + 1] for k in range(x.shape[1]))
-        else:
-            b, c, n = x.shape
-            y = torch.mm(self.weight, x.transpose(0, 1).reshape(c, b * n) if b > 1 else x[0])
-            y = y.reshape(-1, b, n).transpose(0, 1)
-        return y if self.bias is None else y + self.bias[:, None]
+            return y if self.bias is None else y + self.bias[:, None]
+        b, c, n = x.shape
+        y = mm(self.weight, x.transpose(0, 1).reshape(c, b * n) if b > 1 else x[0])
+        return y.reshape(-1, b, n).transpose(0, 1)  # a view: the next layer's transpose is free
 
 
 # --- downsampling ----------------------------------------------------------------------------

@@ -1,0 +1,217 @@
+"""MNIST CPPN-GAN (hardmaru's resnet-cppn-gan, seed 003): the residual CPPN generator draws
+26x26 digits from the VAE encoder's z; an 11-class classifier-discriminator (class 10 = fake).
+
+Manual optimisation with the reference's accuracy-gated schedule per batch: up to 16 generator
+(+ encoder) steps until g_acc > 0.98; then, if d_fake_acc < 0.7 and g_acc > 0.6, up to 8
+discriminator steps until d_fake_acc > 0.75, else if d_real_acc < 0.6, up to 8 real-only steps
+until d_real_acc > 0.7. Adam (lr 1e-3, beta1 0.75), global gradient norm clipped at 5.
+"""
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from synthlab.io import save_png
+from synthlab.nets.cppn import Coords
+from synthlab.nets.discriminator import Discriminator
+from synthlab.nets.encoder import Encoder
+
+FAKE = 10
+
+
+def grid(imgs: torch.Tensor, nrow: int = 10, pad: int = 2) -> torch.Tensor:
+    """(B, 1, h, w) -> (1, H, W) contact sheet."""
+    b, c, h, w = imgs.shape
+    rows = (b + nrow - 1) // nrow
+    out = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i, im in enumerate(imgs):
+        y, x = divmod(i, nrow)
+        out[:, pad + y * (h + pad): pad + y * (h + pad) + h, pad + x * (w + pad): pad + x * (w + pad) + w] = im
+    return out
+
+
+def kl_loss(mean, logvar, pixels):
+    """The reference's vae_loss: batch mean of the KL divergence to N(0, 1), per pixel."""
+    return (-0.5 * (1 + logvar - mean**2 - logvar.exp()).sum(1)).mean() / pixels
+
+
+class CPPNGAN(pl.LightningModule):
+    def __init__(self, net, size: int = 26, scale: float = 8.0, lr: float = 1e-3, beta1: float = 0.75,
+                 clip: float = 5.0, kl_weight: float = 10.0, keep_prob: float = 0.65, g_steps: int = 16,
+                 d_steps: int = 8, chunk: int = 250, classifier: str | None = None, samples: int = 100, seed: int = 0,
+                 name: str = "gan"):
+        super().__init__()
+        self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
+        self.G = net
+        self.E = Encoder(size * size, 512, net.z_dim, keep_prob, seed)
+        self.D = Discriminator(11, size, 32, seed + 1)
+        self.size, self.scale, self.lr, self.beta1, self.clip = size, scale, lr, beta1, clip
+        self.kl_weight, self.g_steps, self.d_steps, self.seed, self.name = kl_weight, g_steps, d_steps, seed, name
+        self.samples, self.chunk = samples, chunk
+        self.register_buffer("pts", Coords("symmetric", scale, 1.0, net.in_dim == 3).points(size, size, 0, size),
+                             persistent=False)
+        self.classifier_path = classifier
+        self.classifier = None
+        self.out_dir = None
+        self.epoch_log = []
+
+    # --- pieces --------------------------------------------------------------------------
+    def generate(self, z):
+        return self.G(self.pts, z).reshape(-1, self.G.channels, self.size, self.size)
+
+    def configure_optimizers(self):
+        adam = lambda params: torch.optim.Adam(params, lr=self.lr, betas=(self.beta1, 0.999))
+        # d and d_real are separate Adams on the same D, as the reference's d_opt and d_opt_real
+        return [adam(list(self.E.parameters()) + list(self.G.parameters())), adam(self.D.parameters()),
+                adam(self.D.parameters())]
+
+    def configure_callbacks(self):
+        if self.out_dir is None:
+            return []
+        # every epoch kept (the post compares epoch 6 with 24), plus last.ckpt for resume=true
+        return [ModelCheckpoint(dirpath=self.out_dir / "checkpoints", filename="epoch{epoch:03d}",
+                                auto_insert_metric_name=False, every_n_epochs=1, save_top_k=-1, save_last=True)]
+
+    def _step(self, opt, loss, params):
+        opt.zero_grad()
+        self.manual_backward(loss)
+        torch.nn.utils.clip_grad_norm_(params, self.clip)
+        opt.step()
+
+    def g_update(self, opt, x, y):
+        """One generator + encoder step, with G run in chunks of `chunk` images.
+
+        D needs the whole fake batch (its batch norm uses batch statistics), but G's activations
+        for 2000 images x 676 pixels x 120 layers would be gigabytes. So: fakes without a graph,
+        D's loss and its gradient w.r.t. the fakes, then G again chunk by chunk with a graph,
+        back-propagating that gradient; z's gradient finally flows into the encoder. The same
+        gradients as one big pass, in bounded memory."""
+        mean, logvar = self.E(x)
+        z = Encoder.sample(mean, logvar)
+        zd = z.detach().requires_grad_(True)
+        with torch.no_grad():
+            fake = torch.cat([self.generate(c) for c in zd.split(self.chunk)])
+        fake.requires_grad_(True)
+        logits = self.D(fake)
+        g_loss = F.cross_entropy(logits, y)
+        kl = kl_loss(mean, logvar, self.size * self.size)
+        opt.zero_grad()
+        self.manual_backward(g_loss + self.kl_weight * kl, retain_graph=True)
+        for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
+            self.manual_backward(self.generate(zc), gradient=gc)
+        self.manual_backward(z, gradient=zd.grad)
+        params = list(self.E.parameters()) + list(self.G.parameters())
+        torch.nn.utils.clip_grad_norm_(params, self.clip)
+        opt.step()
+        return g_loss.detach(), kl.detach(), self.acc(logits, y)
+
+    def g_pass(self, x, y):
+        mean, logvar = self.E(x)
+        z = Encoder.sample(mean, logvar)
+        fake = torch.cat([self.generate(c) for c in z.split(self.chunk)])
+        logits = self.D(fake)
+        g_loss = F.cross_entropy(logits, y)
+        kl = kl_loss(mean, logvar, self.size * self.size)
+        acc = (logits.argmax(1) == y).float().mean()
+        return g_loss, kl, acc, fake
+
+    @staticmethod
+    def acc(logits, target):
+        return (logits.argmax(1) == target).float().mean()
+
+    # --- the schedule --------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        g_opt, d_opt, dr_opt = self.optimizers()
+        fake_y = torch.full_like(y, FAKE)
+        self.D.requires_grad_(False)
+        for n_g in range(1, self.g_steps + 1):
+            g_loss, kl, g_acc = self.g_update(g_opt, x, y)
+            if g_acc > 0.98:  # measured before this step's update, as the reference's accuracy
+                break
+        self.D.requires_grad_(True)
+        with torch.no_grad():
+            g_loss, kl, g_acc, fake = self.g_pass(x, y)
+            d_real_acc, d_fake_acc = self.acc(self.D(x), y), self.acc(self.D(fake), fake_y)
+        n_d = n_r = 0
+        if d_fake_acc < 0.7 and g_acc > 0.6:
+            for n_d in range(1, self.d_steps + 1):
+                lr_, lf = self.D(x), self.D(fake)
+                d_loss = (10 * F.cross_entropy(lr_, y) + F.cross_entropy(lf, fake_y)) / 11
+                self._step(d_opt, d_loss, list(self.D.parameters()))
+                if self.acc(lf, fake_y) > 0.75:
+                    break
+        elif d_real_acc < 0.6:
+            for n_r in range(1, self.d_steps + 1):
+                lr_ = self.D(x)
+                self._step(dr_opt, F.cross_entropy(lr_, y), list(self.D.parameters()))
+                if self.acc(lr_, y) > 0.7:
+                    break
+        self.log_dict({"g_loss": g_loss, "kl": kl, "g_acc": g_acc, "d_real_acc": d_real_acc,
+                       "d_fake_acc": d_fake_acc, "g_steps": float(n_g), "d_steps": float(n_d),
+                       "d_real_steps": float(n_r)}, prog_bar=True)
+
+    # --- per epoch: samples and class consistency ------------------------------------------
+    @torch.no_grad()
+    def sample_by_class(self, per_class: int = 10):
+        """Generated digits of each class, from encoding real digits of that class (E in eval)."""
+        dm = self.trainer.datamodule
+        xs, ys = [], []
+        for c in range(10):
+            idx = (dm.labels == c).nonzero()[:per_class, 0]
+            xs.append(dm.images[idx, 1:27, 1:27].float()[:, None] / 255.0)
+            ys.append(torch.full((len(idx),), c))
+        x, y = torch.cat(xs).to(self.device), torch.cat(ys).to(self.device)
+        self.E.eval()
+        mean, _ = self.E(x)
+        self.E.train()
+        return self.generate(mean), y
+
+    def on_train_epoch_end(self):
+        imgs, y = self.sample_by_class()
+        row = {"epoch": self.current_epoch + 1}
+        score = class_consistency(self.classifier_net(), imgs, y)
+        if score is not None:
+            row["class_consistency"] = score
+            self.log("class_consistency", score)
+        self.epoch_log.append(row)
+        sheet = grid(imgs.cpu())
+        if self.out_dir is not None:
+            save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", sheet)
+        if self.logger is not None and hasattr(self.logger, "log_image"):
+            self.logger.log_image(key="samples", images=[sheet], caption=[f"epoch {self.current_epoch + 1}"])
+
+    def classifier_net(self):
+        if self.classifier is None and self.classifier_path:
+            self.classifier = load_classifier(self.classifier_path).to(self.device)
+        return self.classifier
+
+    def save_outputs(self, out_dir: Path, text: dict) -> dict:
+        m = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
+        return {**m, "epochs": self.current_epoch + 1, "per_epoch": self.epoch_log}
+
+
+def load_classifier(path):
+    from synthlab.errors import SynthlabError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SynthlabError(f"classifier checkpoint not found: {path} (train one with task=mnist_classifier)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = Discriminator(10, int(state["size"]), 32)
+        net.load_state_dict(state["state_dict"])
+    except Exception as e:
+        raise SynthlabError(f"cannot load classifier {path}: {str(e).splitlines()[0][:200]}") from None
+    return net.eval()
+
+
+@torch.no_grad()
+def class_consistency(classifier, imgs, y):
+    """Share of generated digits the separately trained classifier assigns to the intended class."""
+    if classifier is None:
+        return None
+    return float((classifier(imgs).argmax(1) == y).float().mean())

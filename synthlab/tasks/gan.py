@@ -191,7 +191,7 @@ class CPPNGAN(pl.LightningModule):
 
     def save_outputs(self, out_dir: Path, text: dict) -> dict:
         m = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
-        return {**m, "epochs": self.current_epoch + 1, "per_epoch": self.epoch_log}
+        return {**m, "epochs": self.current_epoch, "per_epoch": self.epoch_log}  # completed epochs after fit
 
 
 def load_classifier(path):

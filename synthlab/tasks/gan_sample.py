@@ -1,0 +1,114 @@
+"""Sample a trained CPPN-GAN checkpoint: digit grids, class-conditional digits at any size through
+the shared tiled renderer, random-z samples, and the 0 -> 1 -> ... -> 9 -> 0 latent morph."""
+
+import re
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from synthlab.data.mnist import load_mnist
+from synthlab.errors import SynthlabError
+from synthlab.io import save_png
+from synthlab.nets.cppn import Coords, ResidualCPPN
+from synthlab.nets.encoder import Encoder
+from synthlab.render import check_size, render, save_gif, timeline
+from synthlab.tasks.base import image_size, steps_loader
+from synthlab.tasks.gan import class_consistency, grid, load_classifier
+
+
+def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
+    """Generator and encoder from a task=gan checkpoint (weights_only); shapes read from the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynthlabError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        sd = ckpt["state_dict"]
+    except Exception as e:
+        raise SynthlabError(f"cannot read checkpoint {path}: {str(e).splitlines()[0][:200]}") from None
+    g = {k[2:]: v for k, v in sd.items() if k.startswith("G.")}
+    e = {k[2:]: v for k, v in sd.items() if k.startswith("E.")}
+    try:
+        blocks = 1 + max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.(\d+)\.", k)))
+        sub = max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.0\.(\d+)\.", k)))
+        width, in_dim = g["coord_in.weight"].shape
+        net = ResidualCPPN(blocks=blocks, width=width, sub_depth=sub, channels=g["out.weight"].shape[0],
+                           in_dim=in_dim, z_dim=g["z_in.weight"].shape[1])
+        net.load_state_dict(g)
+        enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0])
+        enc.load_state_dict(e)
+    except (KeyError, ValueError, RuntimeError) as err:
+        raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
+                            f"{str(err).splitlines()[0][:200]}") from None
+    return net.eval(), enc.eval()
+
+
+class GANSample(pl.LightningModule):
+    predict_only = True
+
+    def __init__(self, checkpoint: str, data_root: str = "data/mnist", size=(1080, 1080), scale: float = 8.0,
+                 train_size: int = 26, per_class: int = 10, random: int = 100, morph: bool = True,
+                 morph_size: int = 256, morph_frames: int = 24, fps: float = 24.0, invert: bool = False,
+                 classifier: str | None = None, tile: int = 1 << 18, seed: int = 0, name: str = "gan_sample"):
+        super().__init__()
+        self.G, self.E = load_gan(checkpoint)
+        self.size, self.scale, self.train_size = image_size(size), scale, train_size
+        check_size(*self.size, self.G.channels, 10)
+        self.per_class, self.random, self.morph, self.morph_size = per_class, random, morph, morph_size
+        self.morph_frames, self.fps, self.invert, self.tile, self.seed, self.name = \
+            morph_frames, fps, invert, tile, seed, name
+        self.data_root = data_root
+        self.classifier = load_classifier(classifier) if classifier else None
+        self.out = {}
+
+    def predict_dataloader(self):
+        return steps_loader(1)
+
+    def coords(self):
+        return Coords("symmetric", self.scale, 1.0, self.G.in_dim == 3)
+
+    def small(self, z):
+        return render(self.G, self.coords(), self.train_size, self.train_size, z, self.tile)
+
+    @torch.no_grad()
+    def predict_step(self, batch, batch_idx=0):
+        images, labels, _ = load_mnist(self.data_root, download_missing=True)
+        c = (28 - self.train_size) // 2
+        xs, ys = [], []
+        for d in range(10):
+            idx = (labels == d).nonzero()[:self.per_class, 0]
+            xs.append(images[idx, c:c + self.train_size, c:c + self.train_size].float()[:, None] / 255.0)
+            ys.append(torch.full((len(idx),), d))
+        x, y = torch.cat(xs), torch.cat(ys)
+        z_class, _ = self.E(x)  # the mean: the encoder in eval mode, no dropout
+        self.out["class_grid"] = self.small(z_class)
+        self.out["y"] = y
+        gen = torch.Generator().manual_seed(self.seed)
+        self.out["random_grid"] = self.small(torch.randn(self.random, self.G.z_dim, generator=gen))
+        firsts = torch.stack([z_class[y == d][0] for d in range(10)])
+        self.out["digits"] = render(self.G, self.coords(), *self.size, firsts, self.tile)
+        if self.morph:
+            t = timeline(self.morph_frames + 1, "sine")[:-1]  # each pair without its end frame
+            zs = torch.cat([firsts[i] + (firsts[(i + 1) % 10] - firsts[i]) * t[:, None] for i in range(10)])
+            frames = [render(self.G, self.coords(), self.morph_size, self.morph_size, zb, self.tile)
+                      for zb in zs.split(8)]
+            self.out["morph"] = torch.cat(frames)
+
+    def save_outputs(self, out_dir: Path, text: dict) -> dict:
+        inv = (lambda im: 1 - im) if self.invert else (lambda im: im)
+        save_png(out_dir / "class_grid.png", inv(grid(self.out["class_grid"], self.per_class)), text)
+        save_png(out_dir / "random_grid.png", inv(grid(self.out["random_grid"], 10)), text)
+        for d, img in enumerate(self.out["digits"]):
+            save_png(out_dir / f"digit_{d}_{self.size[1]}x{self.size[0]}.png", inv(img), text)
+        m = {"size": list(self.size), "per_class": self.per_class}
+        if "morph" in self.out:
+            save_gif(out_dir / "morph.gif", list(self.out["morph"]), self.fps, self.invert)
+            m["morph_frames"] = len(self.out["morph"])
+        score = class_consistency(self.classifier, self.out["class_grid"], self.out["y"])
+        if score is not None:
+            m["class_consistency"] = score
+        return m
+
+    def result(self):
+        return self.out.get("digits", [None])[0]

@@ -1,0 +1,130 @@
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SHARED
+from synthlab import SynthlabError
+from synthlab.data.mnist import load_mnist, random_crops, read_idx
+from synthlab.run import instantiate, run
+
+MNIST = SHARED / "mnist"
+FAST = ["logger=none", "trainer.enable_progress_bar=false"]
+needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason="../shared/data/mnist not present")
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    head = bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    return head + arr.astype(np.uint8).tobytes()
+
+
+def write_split(root, split, n, seed=0):
+    rng = np.random.default_rng(seed)
+    (root / f"{split}-images-idx3-ubyte").write_bytes(idx_bytes(rng.integers(0, 256, (n, 28, 28))))
+    (root / f"{split}-labels-idx1-ubyte").write_bytes(idx_bytes(rng.integers(0, 10, (n,))))
+
+
+def test_every_split_present_is_used(tmp_path):
+    write_split(tmp_path, "train", 5)
+    write_split(tmp_path, "t10k", 3, seed=1)
+    x, y, splits = load_mnist(tmp_path, download_missing=False)
+    assert x.shape == (8, 28, 28) and y.shape == (8,) and splits == ["train", "t10k"]
+
+
+def test_bad_idx_files_are_named(tmp_path):
+    write_split(tmp_path, "t10k", 3)
+    p = tmp_path / "t10k-images-idx3-ubyte"
+    p.write_bytes(p.read_bytes()[:-10])
+    with pytest.raises(SynthlabError, match="truncated") as e:
+        load_mnist(tmp_path, download_missing=False)
+    assert str(p) in str(e.value)
+    p.write_bytes(b"\x00\x00\x09\x03" + b"\x00" * 20)
+    with pytest.raises(SynthlabError, match="magic"):
+        read_idx(p)
+
+
+@needs_mnist
+def test_corrupt_official_gz_fails_its_md5(tmp_path):
+    dst = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray((MNIST / dst.name).read_bytes())
+    data[100] ^= 0xFF
+    dst.write_bytes(bytes(data))
+    with pytest.raises(SynthlabError, match="md5"):
+        read_idx(dst)
+
+
+def test_missing_files_offline_say_what_to_put_where(tmp_path, monkeypatch):
+    from synthlab.data import mnist
+
+    monkeypatch.setattr(mnist, "MIRRORS", ["https://127.0.0.1/mnist/"])  # refused at once
+    with pytest.raises(SynthlabError) as e:
+        load_mnist(tmp_path / "none", download_missing=True)
+    assert "t10k-images-idx3-ubyte.gz" in str(e.value) and str(tmp_path / "none") in str(e.value)
+
+
+def test_random_crops():
+    x = torch.arange(2 * 28 * 28, dtype=torch.uint8).reshape(2, 28, 28) % 251
+    c = random_crops(x, 26, torch.Generator().manual_seed(0))
+    assert c.shape == (2, 1, 26, 26) and 0 <= c.min() and c.max() <= 1
+    full = x.float() / 255
+    for i in range(2):  # each crop is a window of its own digit
+        assert any(torch.equal(c[i, 0], full[i, oy:oy + 26, ox:ox + 26]) for oy in range(3) for ox in range(3))
+
+
+def test_chunked_generator_step_equals_one_big_pass(make_cfg):
+    cfg = make_cfg(["task=gan", "network.blocks=3", *FAST])
+    gan = instantiate(cfg.task, net=instantiate(cfg.network))
+    gan.manual_backward = lambda t, *a, **k: t.backward(*a, **k)
+    gan.E.eval()  # no dropout, so both passes see the same network
+    x, y = torch.rand(6, 1, 26, 26), torch.randint(0, 10, (6,))
+    grads = []
+    for chunk in (2, 6):
+        gan.chunk = chunk
+        torch.manual_seed(0)
+        opt = torch.optim.SGD(list(gan.E.parameters()) + list(gan.G.parameters()), lr=0.0)
+        gan.g_update(opt, x, y)
+        grads.append([p.grad.clone() for p in list(gan.E.parameters()) + list(gan.G.parameters())])
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+@needs_mnist
+def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path):
+    base = ["task=gan", f"data.root={MNIST}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+            "task.g_steps=2", "task.d_steps=2", *FAST]
+    out = tmp_path / "outputs" / "gan" / "d" / "t1"
+    m = run(make_cfg(base + ["trainer.max_epochs=1"], out=out))
+    assert m["epochs"] == 1 and 0 <= m["g_acc"] <= 1
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch000.ckpt", "last.ckpt"]
+    (out / "metrics.json").unlink()  # as if the run had been killed after epoch 1
+    m2 = run(make_cfg(base + ["trainer.max_epochs=2", "resume=true"], out=tmp_path / "outputs" / "gan" / "d" / "t2"))
+    assert m2["epochs"] == 2
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch000.ckpt", "epoch001.ckpt", "last.ckpt"]
+    assert (out / "samples" / "epoch002.png").exists() and (out / "metrics.json").exists()
+
+    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={MNIST}",
+                      "task.size=[64,48]", "task.per_class=2", "task.random=4", "task.morph_size=20",
+                      "task.morph_frames=3", *FAST], out=tmp_path / "sample"))
+    assert s["morph_frames"] == 30
+    from PIL import Image
+
+    assert Image.open(tmp_path / "sample" / "digit_7_48x64.png").size == (48, 64)
+    assert Image.open(tmp_path / "sample" / "morph.gif").n_frames == 30
+
+
+def test_sampling_a_wrong_or_missing_checkpoint_is_named(tmp_path, make_cfg):
+    torch.save({"state_dict": {"net.weight": torch.zeros(3)}}, tmp_path / "other.ckpt")
+    for path, words in [(tmp_path / "other.ckpt", "not a task=gan checkpoint"), (tmp_path / "no.ckpt", "not found")]:
+        cfg = make_cfg(["task=gan_sample", f"task.checkpoint={path}", *FAST])
+        with pytest.raises(SynthlabError, match=words):
+            instantiate(cfg.task)
+
+
+@needs_mnist
+def test_classifier_learns(make_cfg, tmp_path):
+    m = run(make_cfg(["task=mnist_classifier", f"data.root={MNIST}", "data.limit=3000", "trainer.max_epochs=1",
+                      "task.holdout=500", *FAST]))
+    assert m["holdout_acc"] > 0.7 and (tmp_path / "run" / "classifier.pt").exists()

@@ -30,8 +30,12 @@ def quiet_lightning():
 
 def instantiate(node, *args, **kwargs):
     """hydra's instantiate, but a SynthlabError inside comes out as itself, not wrapped."""
+    from omegaconf.errors import MissingMandatoryValue
+
     try:
         return _instantiate(node, *args, **kwargs)
+    except MissingMandatoryValue as e:
+        raise SynthlabError(f"{e.full_key} must be set: add {e.full_key}=... to the command") from None
     except InstantiationException as e:
         cause = e
         while cause is not None and not isinstance(cause, SynthlabError):

@@ -6,6 +6,7 @@ import inspect
 
 from hydra.utils import get_class
 
+from synthlab import SynthlabError
 from synthlab.nets import RandomConvNet
 from synthlab.run import instantiate
 
@@ -34,11 +35,16 @@ def _overrides(group, option):
 @pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_group_option_composes_and_builds(make_cfg, group, option):
     cfg = make_cfg(_overrides(group, option))
+    if (group, option) == ("task", "gan_sample"):  # needs a trained checkpoint: says so in one line
+        with pytest.raises(SynthlabError, match="task.checkpoint must be set"):
+            instantiate(cfg.task)
+        return
+    params = inspect.signature(get_class(cfg.task._target_)).parameters
     net = instantiate(cfg.network)
     if isinstance(net, RandomConvNet):
         assert net(torch.rand(1, 3, 32, 32), ["conv3_1"])["conv3_1"].shape[1] > 0
-    kw = {"net": net}
-    if "optim" in inspect.signature(get_class(cfg.task._target_)).parameters:
+    kw = {"net": net} if "net" in params else {}
+    if "optim" in params:
         kw["optim"] = instantiate(cfg.optim)
     assert instantiate(cfg.task, **kw) is not None
     opt = instantiate(cfg.optim)([torch.nn.Parameter(torch.zeros(2))])

@@ -13,6 +13,21 @@ from synthlab.errors import SynthlabError
 from synthlab.nets.layers import Dense, Normal, init_layers
 
 
+def flat_input(coord_in, z_in, pts, z):
+    """The input layer on every (image, point) pair as one contiguous (width, B * N) matrix, so
+    each later layer is a single addmm: FC(x, y, r) once for the points, FC(z) once per image."""
+    h = coord_in(pts)  # (width, N)
+    if z_in is None:
+        return h, 1
+    zp = z_in(z[:, :, None])[:, :, 0]  # (B, width)
+    return (h[:, None, :] + zp.t()[:, :, None]).reshape(h.shape[0], -1), z.shape[0]
+
+
+def unflat(y: torch.Tensor, b: int) -> torch.Tensor:
+    """(C, B * N) -> (B, C, N)."""
+    return y.reshape(y.shape[0], b, -1).transpose(0, 1)
+
+
 class Coords:
     """Pixel indices -> CPPN inputs.
 
@@ -85,13 +100,11 @@ class CPPN(nn.Module):
 
     def forward(self, pts: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """pts (in_dim, N), z (B, z_dim) -> (B, channels, N)."""
-        h = self.coord_in(pts)[None]
-        if self.z_in is not None:
-            h = h + self.z_in(z[:, :, None])
+        h, b = flat_input(self.coord_in, self.z_in, pts, z)
         h = self.act(h)  # tanh by default, as in every reference; one activation for all layers
         for layer in self.hidden:
             h = self.act(layer(h))
-        return self.out_act(self.out(h))
+        return unflat(self.out_act(self.out(h)), b)
 
 
 class ResidualCPPN(nn.Module):
@@ -130,13 +143,14 @@ class ResidualCPPN(nn.Module):
         Normal(std_in, bias="same")(self.out, gen)
 
     def forward(self, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.coord_in(pts)[None] + self.z_in((z * self.z_scale)[:, :, None]))
+        h, b = flat_input(self.coord_in, self.z_in, pts, z * self.z_scale)
+        h = torch.tanh(h)
         for block in self.blocks:
             g = h
             for layer in block[:-1]:
                 g = torch.relu(layer(g))
             h = h + torch.tanh(block[-1](g))
-        return torch.sigmoid(self.out(h))
+        return unflat(torch.sigmoid(self.out(h)), b)
 
 
 def n_params(net: nn.Module) -> int:

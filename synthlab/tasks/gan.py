@@ -41,7 +41,7 @@ def kl_loss(mean, logvar, pixels):
 class CPPNGAN(pl.LightningModule):
     def __init__(self, net, size: int = 26, scale: float = 8.0, lr: float = 1e-3, beta1: float = 0.75,
                  clip: float = 5.0, kl_weight: float = 10.0, keep_prob: float = 0.65, g_steps: int = 16,
-                 d_steps: int = 8, chunk: int = 250, classifier: str | None = None, samples: int = 100, seed: int = 0,
+                 d_steps: int = 8, chunk: int = 50, classifier: str | None = None, samples: int = 100, seed: int = 0,
                  name: str = "gan"):
         super().__init__()
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule

@@ -128,3 +128,16 @@ def test_classifier_learns(make_cfg, tmp_path):
     m = run(make_cfg(["task=mnist_classifier", f"data.root={MNIST}", "data.limit=3000", "trainer.max_epochs=1",
                       "task.holdout=500", *FAST]))
     assert m["holdout_acc"] > 0.7 and (tmp_path / "run" / "classifier.pt").exists()
+
+
+@needs_mnist
+def test_previous_model_experiment_trains(make_cfg):
+    m = run(make_cfg(["experiment=cppn_gan_vae", f"data.root={MNIST}", "data.limit=40", "data.batch_size=20",
+                      "network.width=16", "trainer.max_epochs=1", *FAST]))
+    assert m["epochs"] == 1 and m["vae_loss"] > 0 and 1 <= m["g_steps"] <= 4
+
+
+def test_width_four_variant_builds(make_cfg):
+    gan = instantiate(make_cfg(["task=gan", "network.width=4", *FAST]).task,
+                      net=instantiate(make_cfg(["task=gan", "network.width=4", *FAST]).network))
+    assert gan.G.blocks[0][0].weight.shape == (4, 4)

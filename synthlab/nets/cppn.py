@@ -74,7 +74,7 @@ class CPPN(nn.Module):
 
     def __init__(self, activation, init, out_activation, depth: int = 8, width: int = 16,
                  schedule: str = "constant", channels: int = 3, in_dim: int = 3, z_dim: int = 0,
-                 bias: str = "all", seed: int = 0):
+                 bias: str = "all", z_scale: float = 1.0, in_activation=None, seed: int = 0):
         super().__init__()
         if depth < 0 or width < 1 or channels < 1 or z_dim < 0:
             raise SynthlabError(f"network depth >= 0, width >= 1, channels >= 1 and z_dim >= 0 needed, "
@@ -91,6 +91,8 @@ class CPPN(nn.Module):
         self.hidden = nn.ModuleList(Dense(a, b, bias=hid) for a, b in zip(widths[:-1], widths[1:]))
         self.out = Dense(widths[-1], channels, bias=hid)
         self.act, self.out_act = activation(), out_activation()
+        self.in_act = in_activation() if in_activation is not None else self.act  # P: softplus input
+        self.z_scale = z_scale
         self._init = init
         self.redraw(seed)
 
@@ -100,8 +102,8 @@ class CPPN(nn.Module):
 
     def forward(self, pts: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """pts (in_dim, N), z (B, z_dim) -> (B, channels, N)."""
-        h, b = flat_input(self.coord_in, self.z_in, pts, z)
-        h = self.act(h)  # tanh by default, as in every reference; one activation for all layers
+        h, b = flat_input(self.coord_in, self.z_in, pts, None if z is None else z * self.z_scale)
+        h = self.in_act(h)  # tanh by default, as in every reference
         for layer in self.hidden:
             h = self.act(layer(h))
         return unflat(self.out_act(self.out(h)), b)

@@ -215,3 +215,55 @@ def class_consistency(classifier, imgs, y):
     if classifier is None:
         return None
     return float((classifier(imgs).argmax(1) == y).float().mean())
+
+
+class CPPNGANVAE(CPPNGAN):
+    """The post's "previous model" (cppn-gan-vae-tensorflow): a 4 x 128 tanh CPPN generator, a
+    binary discriminator, and a VAE loss with pixel reconstruction. Per batch: 4 VAE steps
+    (encoder + G), up to 4 generator steps until g_loss < 0.6, then one D step if d_loss > 0.6
+    and g_loss < 0.75 (cppn_gan.md A')."""
+
+    def __init__(self, net, lr_g: float = 5e-3, lr_vae: float = 1e-3, lr_d: float = 1e-3, beta1: float = 0.65,
+                 vae_steps: int = 4, **kw):
+        kw.setdefault("keep_prob", 1.0)
+        super().__init__(net, beta1=beta1, **kw)
+        self.D = Discriminator(1, self.size, 24, self.seed + 1)
+        self.lr_g, self.lr_vae, self.lr_d, self.vae_steps = lr_g, lr_vae, lr_d, vae_steps
+
+    def configure_optimizers(self):
+        adam = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(self.beta1, 0.999))
+        eg = list(self.E.parameters()) + list(self.G.parameters())
+        return [adam(eg, self.lr_vae), adam(list(self.G.parameters()), self.lr_g), adam(self.D.parameters(), self.lr_d)]
+
+    def losses(self, x):
+        mean, logvar = self.E(x)
+        fake = self.generate(Encoder.sample(mean, logvar))
+        px = self.size * self.size
+        recon = F.binary_cross_entropy(fake.clamp(1e-7, 1 - 1e-7), x, reduction="none").flatten(1).sum(1)
+        vae = (recon.mean() + kl_loss(mean, logvar, 1)) / px
+        logits = self.D(fake)[:, 0]
+        g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        return vae, g, fake
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        vae_opt, g_opt, d_opt = self.optimizers()
+        self.D.requires_grad_(False)
+        for _ in range(self.vae_steps):
+            vae, g, _ = self.losses(x)
+            self._step(vae_opt, vae, list(self.E.parameters()) + list(self.G.parameters()))
+        for n_g in range(1, 5):
+            vae, g, fake = self.losses(x)
+            self._step(g_opt, g + vae, list(self.G.parameters()))
+            if g < 0.6:
+                break
+        self.D.requires_grad_(True)
+        lr_, lf = self.D(x)[:, 0], self.D(fake.detach())[:, 0]
+        d = (F.binary_cross_entropy_with_logits(lr_, torch.ones_like(lr_))
+             + F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))) / 2
+        n_d = 0
+        if d > 0.6 and g < 0.75:
+            self._step(d_opt, d, list(self.D.parameters()))
+            n_d = 1
+        self.log_dict({"vae_loss": vae.detach(), "g_loss": g.detach(), "d_loss": d.detach(), "g_steps": float(n_g),
+                       "d_steps": float(n_d)}, prog_bar=True)

@@ -2,7 +2,8 @@
 
 Each run folder holds metrics.json when it finished and error.txt when it failed. The table
 is sorted by the chosen metric (SWD by default: lower is closer to the exemplar), printed,
-and written as DIR/report.md and DIR/report.json.
+and written as DIR/report.md and DIR/report.json, with a contact sheet (DIR/contact_sheet.png)
+and a static HTML dashboard (DIR/report.html; see synthlab.report_html).
 
 `--over KEY` (e.g. task.exemplar or seed) folds that sweep axis: one row per setting of the
 other overrides, with the mean and the worst value of each metric over KEY's values, so a
@@ -96,6 +97,13 @@ def main(argv=None) -> int:
         return 2
     text = fold(runs, a.over) if a.over else table(runs, a.sort)
     print(text)
+    from synthlab.report_html import contact_sheet, dashboard
+
+    cols = columns(runs)
+    metric = a.sort or ("swd" if "swd" in cols else (cols[0] if cols else None))
+    sheet = contact_sheet(a.dir, runs, metric)
+    page = dashboard(a.dir, runs, cols)
+    print(f"wrote {a.dir / 'report.md'}, {sheet}, {page}")
     atomic_write(a.dir / "report.md", lambda tmp: Path(tmp).write_text(text + "\n"))
     write_json(a.dir / "report.json", runs)
     return 0

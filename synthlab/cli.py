@@ -1,6 +1,7 @@
 """The `synthlab` command: a thin Hydra entry around run(cfg), plus `synthlab bench`."""
 
 import difflib
+import json
 import os
 import sys
 from pathlib import Path
@@ -99,15 +100,54 @@ def hydra_main(cfg: DictConfig):
             o.get_key_element() for o in parsed if o.is_sweep_override()}
         with open_dict(cfg):
             cfg.run_name = " ".join(o for o in hc.overrides.task if o.split("=", 1)[0] in swept)
+    out = Path(cfg.out_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun and not cfg.get("force") and finished(out, list(hc.overrides.task)):
+        print(f"synthlab: skipping finished job {out} (force=true runs it again)", file=sys.stderr)
+        return json.loads((out / "metrics.json").read_text())
+    (out / "error.txt").unlink(missing_ok=True)
     try:
         return run(cfg)
     except SynthlabError as e:
-        out = Path(cfg.out_dir)
         (out / "error.txt").write_text(f"{e}\n")
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
+        if multirun:
             print(f"synthlab: error in job {out}: {e}", file=sys.stderr)
             return None  # the other jobs of the sweep go on
         _fail(str(e))
+    except Exception as e:  # a bug or a crash in one job must not take the sweep down
+        if not multirun:
+            raise
+        import traceback
+
+        (out / "error.txt").write_text(f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}\n")
+        (out / "error.log").write_text(traceback.format_exc())
+        print(f"synthlab: job {out} failed ({type(e).__name__}); see its error.log", file=sys.stderr)
+        return None
+
+
+def finished(out: Path, overrides: list) -> bool:
+    """A job already done with these exact overrides: its metrics.json says so."""
+    m = out / "metrics.json"
+    if not m.exists():
+        return False
+    try:
+        saved = json.loads(m.read_text())
+    except ValueError:
+        return False
+    return saved.get("status") == "ok" and saved.get("overrides") == overrides
+
+
+def job_dir(override_dirname: str) -> str:
+    """A sweep job's folder name from its overrides: readable, filesystem-safe, unique (hash),
+    and the same on every re-run of the sweep, so finished jobs are found and skipped."""
+    import hashlib
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9.=_,-]+", "-", override_dirname).strip("-")[:80] or "defaults"
+    return f"{slug}_{hashlib.sha1(override_dirname.encode()).hexdigest()[:6]}"
+
+
+OmegaConf.register_new_resolver("job_dir", job_dir, replace=True)
 
 
 def main():

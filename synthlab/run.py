@@ -130,6 +130,16 @@ def find_resume(cfg: DictConfig) -> Path | None:
     return max(runs, key=lambda d: (d / "checkpoints" / "last.ckpt").stat().st_mtime)
 
 
+def job_overrides() -> list:
+    """This job's overrides as Hydra recorded them (empty outside the CLI)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:
+        return []
+
+
 def run(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +172,7 @@ def run(cfg: DictConfig) -> dict:
             raise KeyboardInterrupt
         metrics = task.save_outputs(out_dir, {"synthlab:config": OmegaConf.to_yaml(plain)})
         metrics.update(task=cfg.task.name, seed=int(cfg.seed), seconds=time.perf_counter() - start,
-                       run_name=cfg.get("run_name") or "", status="ok")
+                       run_name=cfg.get("run_name") or "", status="ok", overrides=job_overrides())
         if logger is not None and hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
             logger.experiment.summary.update({k: v for k, v in metrics.items() if not isinstance(v, list)})
             logger.log_image(key="result", images=[task.result()])

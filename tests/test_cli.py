@@ -34,8 +34,8 @@ def test_two_job_multirun_makes_two_separate_wandb_runs(tmp_path):
     args = [a for a in TINY if not a.startswith("logger")]
     r = cli("-m", *args, "network/activation=relu,elu", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
-    assert [j.name for j in jobs] == ["0", "1"]
+    jobs = sorted(p.parent for p in (tmp_path / "sweep").glob("*/.hydra"))
+    assert len(jobs) == 2 and jobs[0].name.startswith("network-activation=elu")
     ids = set()
     for j in jobs:
         assert json.loads((j / "metrics.json").read_text())["status"] == "ok"
@@ -83,8 +83,8 @@ def test_sweep_jobs_are_named_by_what_varies_and_report_ranks_them(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     names = sorted(json.loads(p.read_text())["run_name"] for p in (tmp_path / "sweep").glob("*/metrics.json"))
     assert names == ["network/activation=elu", "network/activation=relu"]
-    (tmp_path / "sweep" / "9").mkdir()
-    (tmp_path / "sweep" / "9" / "error.txt").write_text("exemplar not found: x.png\n")
+    (tmp_path / "sweep" / "zz").mkdir()
+    (tmp_path / "sweep" / "zz" / "error.txt").write_text("exemplar not found: x.png\n")
     r = cli("report", str(tmp_path / "sweep"))
     assert r.returncode == 0, r.stderr
     rows = [l for l in r.stdout.splitlines() if l.startswith("| ")][1:]
@@ -119,3 +119,37 @@ def test_bench_texture_prints_a_table_with_the_machine_and_writes_json(tmp_path)
     assert [row["size"] for row in data["texture"]] == [48, 64]
     assert all(row["s_per_eval"] > 0 and 0 < row["match_share"] < 1 for row in data["texture"])
     assert data["machine"]["cores"] >= 1
+
+
+def test_failing_job_is_recorded_others_finish_and_rerun_skips_finished(tmp_path):
+    sweep = f"hydra.sweep.dir={tmp_path}/sweep"
+    # the second exemplar does not exist: that job fails, the first and third still run
+    ex = "task.exemplar=skimage:grass,/no/such.png,skimage:brick"
+    r = cli("-m", *TINY, ex, sweep, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    done = sorted((tmp_path / "sweep").glob("*/metrics.json"))
+    failed = list((tmp_path / "sweep").glob("*/error.txt"))
+    assert len(done) == 2 and len(failed) == 1 and "not found" in failed[0].read_text()
+    stamps = {p: p.stat().st_mtime_ns for p in done}
+    r = cli("-m", *TINY, ex, sweep, cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr.count("skipping finished job") == 2
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # not run again
+    rep = cli("report", str(tmp_path / "sweep"))
+    assert "| failed |" in rep.stdout and "not found" in rep.stdout
+    page = (tmp_path / "sweep" / "report.html").read_text()
+    assert page.count('class="cell run"') == 2 and "not found" in page
+
+
+def test_report_html_escapes_user_strings(tmp_path):
+    from synthlab.io import write_json
+
+    d = tmp_path / "job"
+    (d / ".hydra").mkdir(parents=True)
+    (d / ".hydra" / "overrides.yaml").write_text("- 'tags=[\"<script>alert(1)</script>\"]'\n- seed=1\n")
+    write_json(d / "metrics.json", {"status": "ok", "swd": 1.0, "run_name": "<script>x</script>"})
+    e = tmp_path / "bad"
+    e.mkdir()
+    (e / "error.txt").write_text("<img src=x onerror=alert(1)>")
+    assert cli("report", str(tmp_path)).returncode == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page and "&lt;img src=x" in page

@@ -102,6 +102,8 @@ def hydra_main(cfg: DictConfig):
             cfg.run_name = " ".join(o for o in hc.overrides.task if o.split("=", 1)[0] in swept)
     out = Path(cfg.out_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    if multirun:
+        own_gpu(int(hc.job.num))
     if multirun and not cfg.get("force") and finished(out, list(hc.overrides.task)):
         print(f"synthlab: skipping finished job {out} (force=true runs it again)", file=sys.stderr)
         return json.loads((out / "metrics.json").read_text())
@@ -123,6 +125,19 @@ def hydra_main(cfg: DictConfig):
         (out / "error.log").write_text(traceback.format_exc())
         print(f"synthlab: job {out} failed ({type(e).__name__}); see its error.log", file=sys.stderr)
         return None
+
+
+def own_gpu(job_num: int) -> None:
+    """With several GPUs visible, give each sweep job its own (round robin by job number): the
+    joblib launcher does not place GPUs (hydra#1331). Set before CUDA starts in this process."""
+    if "CUDA_VISIBLE_DEVICES" in os.environ and "," not in os.environ["CUDA_VISIBLE_DEVICES"]:
+        return
+    import torch
+
+    n = torch.cuda.device_count()
+    if n > 1:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(n)))).split(",")
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible[job_num % n]
 
 
 def finished(out: Path, overrides: list) -> bool:

@@ -153,3 +153,14 @@ def test_report_html_escapes_user_strings(tmp_path):
     assert cli("report", str(tmp_path)).returncode == 0
     page = (tmp_path / "report.html").read_text()
     assert "<script>alert" not in page and "<img src=x" not in page and "&lt;img src=x" in page
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_parallel_and_submitit_launchers_run_every_job(tmp_path, launcher):
+    pytest.importorskip({"joblib": "hydra_plugins.hydra_joblib_launcher",
+                         "submitit_local": "hydra_plugins.hydra_submitit_launcher"}[launcher])
+    r = cli("-m", *TINY, "seed=1,2", f"launcher={launcher}", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path,
+            timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    done = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/metrics.json")]
+    assert sorted(m["seed"] for m in done) == [1, 2] and all(m["status"] == "ok" for m in done)

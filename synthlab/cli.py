@@ -104,6 +104,11 @@ def hydra_main(cfg: DictConfig):
     multirun = hc.mode == RunMode.MULTIRUN
     if multirun:
         own_gpu(int(hc.job.num))
+        n_jobs = hc.launcher.get("n_jobs") if "Joblib" in str(hc.launcher.get("_target_", "")) else None
+        if n_jobs and n_jobs > 1:  # parallel jobs share the cores instead of oversubscribing them
+            import torch
+
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_jobs))
     if multirun and not cfg.get("force") and finished(out, list(hc.overrides.task)):
         print(f"synthlab: skipping finished job {out} (force=true runs it again)", file=sys.stderr)
         return json.loads((out / "metrics.json").read_text())

@@ -175,7 +175,9 @@ def run(cfg: DictConfig) -> dict:
                        run_name=cfg.get("run_name") or "", status="ok", overrides=job_overrides())
         if logger is not None and hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
             logger.experiment.summary.update({k: v for k, v in metrics.items() if not isinstance(v, list)})
-            logger.log_image(key="result", images=[task.result()])
+            img = task.result() if hasattr(task, "result") else None
+            if img is not None:
+                logger.log_image(key="result", images=[img])
         write_json(out_dir / "metrics.json", metrics)  # last: its presence means the run finished
         log.info("wrote %s (%.1f s)", out_dir, metrics["seconds"])
         return metrics

@@ -93,7 +93,7 @@ def test_chunked_generator_step_equals_one_big_pass(make_cfg):
 
 @needs_mnist
 def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path):
-    base = ["task=gan", f"data.root={MNIST}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+    base = ["task=gan", f"data.root={MNIST}", "data.limit=64", "data.batch_size=32", "network.blocks=2", "logger=csv",
             "task.g_steps=2", "task.d_steps=2", *FAST]
     out = tmp_path / "outputs" / "gan" / "d" / "t1"
     m = run(make_cfg(base + ["trainer.max_epochs=1"], out=out))

@@ -179,10 +179,15 @@ class CPPNGAN(pl.LightningModule):
             self.log("class_consistency", score)
         self.epoch_log.append(row)
         sheet = grid(imgs.cpu())
+        self.last_sheet = sheet
         if self.out_dir is not None:
             save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", sheet)
         if self.logger is not None and hasattr(self.logger, "log_image"):
             self.logger.log_image(key="samples", images=[sheet], caption=[f"epoch {self.current_epoch + 1}"])
+
+    def result(self):
+        """The latest class-by-class sample sheet (the run's image for loggers)."""
+        return getattr(self, "last_sheet", None)
 
     def classifier_net(self):
         if self.classifier is None and self.classifier_path:

@@ -101,7 +101,8 @@ def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path):
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch000.ckpt", "last.ckpt"]
     (out / "metrics.json").unlink()  # as if the run had been killed after epoch 1
     m2 = run(make_cfg(base + ["trainer.max_epochs=2", "resume=true"], out=tmp_path / "outputs" / "gan" / "d" / "t2"))
-    assert m2["epochs"] == 2
+    assert m2["epochs"] == 2 and [r["epoch"] for r in m2["per_epoch"]] == [1, 2]  # kept across the "kill"
+    assert 0 <= m2["g_acc"] <= 1 and "d_real_acc" in m2
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch000.ckpt", "epoch001.ckpt", "last.ckpt"]
     assert (out / "samples" / "epoch002.png").exists() and (out / "metrics.json").exists()
 

@@ -7,6 +7,7 @@ discriminator steps until d_fake_acc > 0.75, else if d_real_acc < 0.6, up to 8 r
 until d_real_acc > 0.7. Adam (lr 1e-3, beta1 0.75), global gradient norm clipped at 5.
 """
 
+import json
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -54,7 +55,7 @@ class CPPNGAN(pl.LightningModule):
         self.register_buffer("pts", Coords("symmetric", scale, 1.0, net.in_dim == 3).points(size, size, 0, size),
                              persistent=False)
         self.classifier_path = classifier
-        self.classifier = None
+        self._aux = {}  # the scoring classifier: kept out of the module, so out of checkpoints
         self.out_dir = None
         self.epoch_log = []
 
@@ -172,12 +173,16 @@ class CPPNGAN(pl.LightningModule):
 
     def on_train_epoch_end(self):
         imgs, y = self.sample_by_class()
-        row = {"epoch": self.current_epoch + 1}
+        row = {"epoch": self.current_epoch + 1,
+               **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}}
         score = class_consistency(self.classifier_net(), imgs, y)
         if score is not None:
             row["class_consistency"] = score
             self.log("class_consistency", score)
         self.epoch_log.append(row)
+        if self.out_dir is not None:  # one line per epoch, kept across kills and resumes
+            with open(self.out_dir / "epochs.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
         sheet = grid(imgs.cpu())
         self.last_sheet = sheet
         if self.out_dir is not None:
@@ -190,13 +195,21 @@ class CPPNGAN(pl.LightningModule):
         return getattr(self, "last_sheet", None)
 
     def classifier_net(self):
-        if self.classifier is None and self.classifier_path:
-            self.classifier = load_classifier(self.classifier_path).to(self.device)
-        return self.classifier
+        if "classifier" not in self._aux and self.classifier_path:
+            self._aux["classifier"] = load_classifier(self.classifier_path).to(self.device)
+        return self._aux.get("classifier")
+
+    def on_load_checkpoint(self, checkpoint):
+        # checkpoints written before the classifier was kept apart carry its weights: drop them
+        sd = checkpoint["state_dict"]
+        for k in [k for k in sd if k.startswith("classifier.")]:
+            del sd[k]
 
     def save_outputs(self, out_dir: Path, text: dict) -> dict:
-        m = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
-        return {**m, "epochs": self.current_epoch, "per_epoch": self.epoch_log}  # completed epochs after fit
+        log = out_dir / "epochs.jsonl"
+        per_epoch = [json.loads(l) for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
+        last = {k: v for k, v in (per_epoch[-1] if per_epoch else {}).items() if k != "epoch"}
+        return {**last, "epochs": self.current_epoch, "per_epoch": per_epoch}  # completed epochs after fit
 
 
 def load_classifier(path):

@@ -170,6 +170,18 @@ class Dense(nn.Module):
         return y.reshape(-1, b, n).transpose(0, 1)  # a view: the next layer's transpose is free
 
 
+def run_taps(named_layers, x, want: set, out: dict):
+    """Run (name, layer) pairs in order, keeping the outputs named in `want` in `out`.
+    Returns the last output, or None once every tap is filled (nothing deeper is computed)."""
+    for name, layer in named_layers:
+        x = layer(x)
+        if name in want:
+            out[name] = x
+            if len(out) == len(want):
+                return None
+    return x
+
+
 # --- downsampling ----------------------------------------------------------------------------
 # Called as downsampling(c_in, c_out): a module that halves H and W and maps c_in -> c_out.
 

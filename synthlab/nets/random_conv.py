@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
-from synthlab.nets.layers import init_layers
+from synthlab.nets.layers import init_layers, run_taps
 
 
 class RandomConvNet(nn.Module):
@@ -60,11 +60,6 @@ class RandomConvNet(nn.Module):
     def forward(self, x: torch.Tensor, taps):
         """Post-activation features of the tapped layers; stops after the deepest tap."""
         self.check_taps(taps)
-        want, out = set(taps), {}
-        for name, layer in self.layers.items():
-            x = layer(x)
-            if name in want:
-                out[name] = x
-                if len(out) == len(want):
-                    break
+        out = {}
+        run_taps(self.layers.items(), x, set(taps), out)
         return out

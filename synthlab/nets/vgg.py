@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
-from synthlab.nets.layers import init_layers
+from synthlab.nets.layers import init_layers, run_taps
 
 CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 IMAGENET_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -99,19 +99,9 @@ class VGG19(nn.Module):
         stops after the deepest tap."""
         self.check_taps(taps)
         want, out = set(taps), {}
-        for name, layer in zip(self.feature_names, self.features):
-            x = layer(x)
-            if name in want:
-                out[name] = x
-                if len(out) == len(want):
-                    return out
-        x = torch.flatten(self.avgpool(x), 1)
-        for name, layer in zip(self.fc_names, self.classifier):
-            x = layer(x)
-            if name in want:
-                out[name] = x
-                if len(out) == len(want):
-                    break
+        x = run_taps(zip(self.feature_names, self.features), x, want, out)
+        if x is not None:  # an fc layer is tapped: pool to 7x7 whatever the size, then the classifier
+            run_taps(zip(self.fc_names, self.classifier), torch.flatten(self.avgpool(x), 1), want, out)
         return out
 
 

@@ -14,7 +14,7 @@ from synthlab.metrics import complexity
 from synthlab.nets.conv_cppn import slope
 from synthlab.nets.cppn import n_params
 from synthlab.render import check_size
-from synthlab.tasks.base import steps_loader
+from synthlab.tasks.base import image_size, steps_loader
 
 
 def lab_to_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -31,9 +31,9 @@ class ConvCPPNTask(pl.LightningModule):
     def __init__(self, net, size=(400, 600), crop: int = 5, color: str = "lab", seed: int = 0,
                  name: str = "conv_cppn"):
         super().__init__()
-        h, w = (size, size) if isinstance(size, int) else tuple(size)
-        if h <= 0 or w <= 0 or crop < 0:
-            raise SynthlabError(f"task.size must be positive and task.crop >= 0, got {h}x{w}, crop {crop}")
+        h, w = image_size(size)
+        if crop < 0:
+            raise SynthlabError(f"task.crop must be >= 0, got {crop}")
         if color not in ("lab", "rgb"):
             raise SynthlabError(f"task.color must be lab or rgb, got {color!r}")
         self.net, self.size, self.crop, self.color, self.seed, self.name = net, (h, w), crop, color, seed, name

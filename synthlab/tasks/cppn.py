@@ -17,16 +17,9 @@ from synthlab.io import save_png
 from synthlab.metrics import complexity
 from synthlab.nets.cppn import Coords, n_params
 from synthlab.render import check_size, render, save_gif, save_mp4, timeline
-from synthlab.tasks.base import steps_loader
+from synthlab.tasks.base import image_size, steps_loader
 
 KINDS = ("none", "morph", "zoom", "weights")
-
-
-def _hw(size):
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
-    if h <= 0 or w <= 0:
-        raise SynthlabError(f"task.size must be positive, got {h}x{w}")
-    return int(h), int(w)
 
 
 class CPPNTask(pl.LightningModule):
@@ -36,7 +29,7 @@ class CPPNTask(pl.LightningModule):
                  z_dist: str = "normal", z_scale: float = 1.0, z=None, images: int = 1, animation=None,
                  tile: int = 1 << 18, invert: bool = False, seed: int = 0, name: str = "cppn"):
         super().__init__()
-        self.net, self.size, self.images, self.tile, self.invert = net, _hw(size), images, tile, invert
+        self.net, self.size, self.images, self.tile, self.invert = net, image_size(size), images, tile, invert
         self.coords = Coords(coords, scale, zoom, use_r=net.in_dim == 3)
         self.anim = dict(animation or {})
         self.kind = self.anim.get("kind", "none")

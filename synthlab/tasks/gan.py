@@ -42,7 +42,7 @@ def kl_loss(mean, logvar, pixels):
 class CPPNGAN(pl.LightningModule):
     def __init__(self, net, size: int = 26, scale: float = 8.0, lr: float = 1e-3, beta1: float = 0.75,
                  clip: float = 5.0, kl_weight: float = 10.0, keep_prob: float = 0.65, g_steps: int = 16,
-                 d_steps: int = 8, chunk: int = 50, classifier: str | None = None, samples: int = 100, seed: int = 0,
+                 d_steps: int = 8, chunk: int = 50, classifier: str | None = None, seed: int = 0,
                  name: str = "gan"):
         super().__init__()
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
@@ -51,13 +51,12 @@ class CPPNGAN(pl.LightningModule):
         self.D = Discriminator(11, size, 32, seed + 1)
         self.size, self.scale, self.lr, self.beta1, self.clip = size, scale, lr, beta1, clip
         self.kl_weight, self.g_steps, self.d_steps, self.seed, self.name = kl_weight, g_steps, d_steps, seed, name
-        self.samples, self.chunk = samples, chunk
+        self.chunk = chunk
         self.register_buffer("pts", Coords("symmetric", scale, 1.0, net.in_dim == 3).points(size, size, 0, size),
                              persistent=False)
         self.classifier_path = classifier
         self._aux = {}  # the scoring classifier: kept out of the module, so out of checkpoints
         self.out_dir = None
-        self.epoch_log = []
 
     # --- pieces --------------------------------------------------------------------------
     def generate(self, z):
@@ -179,7 +178,6 @@ class CPPNGAN(pl.LightningModule):
         if score is not None:
             row["class_consistency"] = score
             self.log("class_consistency", score)
-        self.epoch_log.append(row)
         if self.out_dir is not None:  # one line per epoch, kept across kills and resumes
             with open(self.out_dir / "epochs.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")

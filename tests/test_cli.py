@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, cli
+from conftest import SHARED, TINY, cli
 
 pytestmark = pytest.mark.slow
 
@@ -112,13 +112,41 @@ def test_report_folds_an_axis_into_mean_and_worst(tmp_path):
 
 
 def test_bench_texture_prints_a_table_with_the_machine_and_writes_json(tmp_path):
-    r = cli("bench", "texture", "--sizes", "48", "64", "--evals", "2", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
+    r = cli("bench", "texture", "--sizes", "48", "64", "--evals", "2", "--runs", "64", "--phases", "2", "--iterations", "3",
+            "--variants", "reference", "+matches", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.startswith("machine: ") and "s/eval" in r.stdout
+    assert r.stdout.startswith("machine: ") and "s/eval" in r.stdout and "x reference" in r.stdout
     data = json.loads((tmp_path / "b.json").read_text())
-    assert [row["size"] for row in data["texture"]] == [48, 64]
-    assert all(row["s_per_eval"] > 0 and 0 < row["match_share"] < 1 for row in data["texture"])
-    assert data["machine"]["cores"] >= 1
+    rows = data["texture"]["per_eval"]
+    assert [(row["size"], row["variant"]) for row in rows] == [
+        (48, "reference"), (48, "+matches reused (k=4)"), (64, "reference"), (64, "+matches reused (k=4)")]
+    assert all(row["s_per_eval"] > 0 and 0 < row["match_share"] < 1 for row in rows)
+    runs = data["texture"]["runs"]
+    assert len(runs) == 2 and all(r["swd"] > 0 and r["evals"] >= 3 for r in runs)
+    assert runs[0]["speedup"] == 1.0 and data["machine"]["cores"] >= 1
+
+
+def test_bench_cppn_measures_each_render_in_its_own_process(tmp_path):
+    r = cli("bench", "cppn", "--sizes", "96x64", "--nets", "resnet cppn 24 blocks", "--tiles", "1024",
+            "--frames", "2", "--json", str(tmp_path / "c.json"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((tmp_path / "c.json").read_text())["cppn"]
+    assert [row["variant"] for row in data["renders"]] == ["one pass (reference)", "tiled 1024"]
+    assert all(row["mp_per_s"] > 0 and row["peak_mb"] > 50 for row in data["renders"])
+    assert [row["batch"] for row in data["animation"]] == [1, 2]
+
+
+def test_bench_gan_and_sweep_overhead(tmp_path):
+    r = cli("bench", "gan", "--data", str(SHARED / "mnist"), "--batch", "40", "--chunks", "20", "--reps", "1",
+            "--json", str(tmp_path / "g.json"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    steps = json.loads((tmp_path / "g.json").read_text())["gan"]["steps"]
+    assert [s["step"] for s in steps] == ["generator, one graph (reference)", "generator, chunks of 20", "discriminator"]
+    assert all(s["images_per_s"] > 0 for s in steps)
+    r = cli("bench", "sweep", "--jobs", "2", "--loggers", "none", "--json", str(tmp_path / "s.json"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads((tmp_path / "s.json").read_text())["sweep"]["rows"]
+    assert rows[1]["jobs"] == 2 and rows[1]["overhead_s"] > 0
 
 
 def test_failing_job_is_recorded_others_finish_and_rerun_skips_finished(tmp_path):

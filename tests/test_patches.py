@@ -58,3 +58,65 @@ def test_tv_is_zero_on_flat_images_and_positive_on_edges():
     x = torch.zeros(1, 3, 8, 8)
     x[..., 4:] = 1
     assert tv_loss(x).item() > 0
+
+
+def _critics(variety, **kw):
+    from synthlab.losses import ReferencePatchCritic
+
+    g = torch.Generator().manual_seed(3)
+    sty = torch.randn(1, 8, 12, 11, generator=g)
+    fast, ref = PatchCritic("x", 100.0, variety, **kw), ReferencePatchCritic("x", 100.0, variety)
+    fast.set_target(sty)
+    ref.set_target(sty)
+    return fast, ref, g
+
+
+def test_unfold_free_loss_equals_the_reference_loss_and_gradient():
+    for variety in (0.0, 0.5):
+        fast, ref, g = _critics(variety)
+        cur = torch.randn(1, 8, 10, 13, generator=g)
+        for _ in range(3):  # several evaluations: the variety history evolves the same way
+            a, b = cur.clone().requires_grad_(), cur.clone().requires_grad_()
+            la, lb = fast.loss(a), ref.loss(b)
+            la.backward(), lb.backward()
+            assert torch.allclose(la, lb, rtol=1e-5)
+            assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+            cur = cur + 0.3 * torch.randn(cur.shape, generator=g)
+
+
+def test_matches_are_reused_for_k_evaluations_and_reset_by_a_new_target():
+    fast, _, g = _critics(0.5, match_every=3)
+    calls = []
+    real = fast.match
+    fast.match = lambda feat: calls.append(1) or real(feat)
+    cur = torch.randn(1, 8, 10, 13, generator=g)
+    for _ in range(7):
+        fast.loss(cur + 0.1 * torch.randn(cur.shape, generator=g))
+    assert len(calls) == 3  # evaluations 0, 3 and 6
+    fast.set_target(torch.randn(1, 8, 12, 11, generator=g))
+    fast.loss(cur)
+    assert len(calls) == 4  # a new phase matches at once
+    fast.loss(torch.randn(1, 8, 14, 14, generator=g))
+    assert len(calls) == 5  # so does a new feature size
+
+
+def test_bf16_matching_agrees_with_fp32_on_nearly_every_patch():
+    g = torch.Generator().manual_seed(4)
+    cur, sty = torch.randn(1, 64, 20, 20, generator=g), torch.randn(1, 64, 20, 20, generator=g)
+    sty[..., :10, :] = cur[..., :10, :] + 0.05 * torch.randn(1, 64, 10, 20, generator=g)  # clear winners
+    a, b = normalised_patches(cur), normalised_patches(sty)
+    i32, _ = match(a, b)
+    i16, best16 = match(a.bfloat16(), b.bfloat16())
+    assert best16.dtype == torch.float32
+    assert (i32 == i16).float().mean() > 0.95
+
+
+def test_bad_critic_options_are_named():
+    import pytest
+
+    from synthlab.errors import SynthlabError
+
+    with pytest.raises(SynthlabError, match="match_every"):
+        PatchCritic("x", match_every=0)
+    with pytest.raises(SynthlabError, match="float32, bfloat16, float16"):
+        PatchCritic("x", match_dtype="int8")

@@ -56,7 +56,25 @@ def test_output_size_may_differ_from_exemplar(make_cfg, tmp_path):
     assert Image.open(tmp_path / "run" / "texture.png").size == (80, 56)
 
 
+@pytest.mark.parametrize("fast", [["task.channels_last=true"], ["task.match_every=3", "task.match_dtype=bfloat16"]])
+def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
+    cfg, task = _task(make_cfg, ["task.phases=1", "task.iterations=30", *fast])
+    ref_cfg, ref = _task(make_cfg, ["task.phases=1", "task.critic=reference"])
+    for t in (task, ref):
+        t.manual_backward = lambda loss: loss.backward()
+        t.start_phase(0)
+    with torch.no_grad():
+        first, ref_first = float(task.loss()), float(ref.loss())
+    if fast[0] == "task.channels_last=true":  # the same function, another memory layout
+        assert first == pytest.approx(ref_first, rel=1e-4)
+    task.run_evals(30)
+    with torch.no_grad():
+        assert float(task.loss()) < 0.5 * first
+
+
 @pytest.mark.parametrize("override, words", [
+    ("task.critic=fast", "patches, reference"),
+    ("task.match_every=0", "match_every"),
     ("task.size=[16,16]", "too small"),
     ("task.size=[0,64]", "positive"),
     ("task.style_weight=0", "style_weight"),

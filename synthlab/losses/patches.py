@@ -3,13 +3,26 @@
 Score of a current patch against a style patch = mean over its 9 positions of the per-pixel
 cosine similarity (each pixel's feature vector divided by 3 * its norm, as doodle.py does).
 The match is the best score minus `variety` times how well that style patch was matched at the
-previous evaluation; the loss pulls the raw (unnormalised) patches towards their matches.
+previous matching; the loss pulls the raw (unnormalised) patches towards their matches.
+
+Fast paths (each measured by `synthlab bench texture`; README "Performance"):
+- matching in row blocks of at most `budget_mb`, never the full N x M score matrix;
+- `match_every` k: the matches are recomputed every k evaluations and reused in between
+  (matching is most of an evaluation's cost; L-BFGS also sees a fixed loss for k steps);
+- `match_dtype` bfloat16: the score matmul in bf16 (fp32 accumulation), where the CPU or GPU
+  has bf16 units;
+- the loss without unfolding: mean |unfold(f) - T|^2 = (sum cov*f^2 - 2<f, fold(T)> + |T|^2) / n,
+  where cov counts the patches covering each pixel; fold(T) is built once per matching.
+ReferencePatchCritic is the straightforward implementation the bench compares against.
 """
 
 import torch
 import torch.nn.functional as F
 
+from synthlab.errors import SynthlabError
+
 EPS = 1e-8  # doodle.py has none; it only guards all-zero feature vectors (dead ReLU pixels)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def patches(feat: torch.Tensor, k: int = 3) -> torch.Tensor:
@@ -32,16 +45,16 @@ def match(cur: torch.Tensor, style: torch.Tensor, history=None, variety: float =
           budget_mb: float = 64.0):
     """Nearest style patch for each current patch, never holding the full N x M score matrix.
 
-    cur (N, D) and style (M, D) are normalised patches. Returns (idx (N,), best_score (M,)):
-    best_score[k] is style patch k's highest score against any current patch, the next
-    evaluation's `history`.
+    cur (N, D) and style (M, D) are normalised patches (in the matmul dtype). Returns
+    (idx (N,), best_score (M,)): best_score[k] is style patch k's highest score against any
+    current patch, the next matching's `history`.
     """
     rows = chunk_rows(style.shape[0], budget_mb)
     idx = torch.empty(cur.shape[0], dtype=torch.long, device=cur.device)
     best = torch.full((style.shape[0],), -float("inf"), device=cur.device)
     penalty = variety * history if (history is not None and variety) else None
     for i in range(0, cur.shape[0], rows):
-        s = cur[i:i + rows] @ style.t()
+        s = (cur[i:i + rows] @ style.t()).float()
         best = torch.maximum(best, s.amax(0))
         if penalty is not None:
             s -= penalty
@@ -52,17 +65,24 @@ def match(cur: torch.Tensor, style: torch.Tensor, history=None, variety: float =
 class PatchCritic:
     """Patch loss on one layer: set_target(style features), then loss(current features)."""
 
-    def __init__(self, layer: str, weight: float = 1.0, variety: float = 0.0, budget_mb: float = 64.0):
+    def __init__(self, layer: str, weight: float = 1.0, variety: float = 0.0, budget_mb: float = 64.0,
+                 match_every: int = 1, match_dtype: str = "float32"):
+        if match_every < 1:
+            raise SynthlabError(f"task.match_every must be >= 1, got {match_every}")
+        if match_dtype not in DTYPES:
+            raise SynthlabError(f"task.match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
         self.layer, self.weight, self.variety, self.budget_mb = layer, weight, variety, budget_mb
+        self.match_every, self.dtype = match_every, DTYPES[match_dtype]
         self.target = self.target_n = self.history = None
 
     def set_target(self, feat: torch.Tensor) -> None:
         self.target = patches(feat).detach()
-        self.target_n = normalised_patches(feat).detach()
+        self.target_n = normalised_patches(feat).detach().to(self.dtype)
         self.history = None  # a new phase starts matching afresh
+        self.calls, self.idx, self.shape = 0, None, None
 
     def match(self, feat: torch.Tensor) -> torch.Tensor:
-        cur = normalised_patches(feat.detach())
+        cur = normalised_patches(feat.detach()).to(self.dtype)
         if self.history is None and self.variety:
             # warm-up, as doodle.py: the first evaluation of a phase matches twice so the
             # variety penalty already has a history to work from
@@ -71,5 +91,35 @@ class PatchCritic:
         return idx
 
     def loss(self, feat: torch.Tensor) -> torch.Tensor:
-        idx = self.match(feat)
-        return self.weight * F.mse_loss(patches(feat), self.target[idx])
+        if self.calls % self.match_every == 0 or feat.shape != self.shape:
+            self._prepare(feat, self.match(feat))
+        self.calls += 1
+        f = feat.double()
+        return (self.weight / self.n) * ((f * (self.cov * f - 2 * self.fold_t)).sum() + self.t_sq).float()
+
+    @torch.no_grad()
+    def _prepare(self, feat, idx):
+        """Everything the loss needs from the matches: fold(T), |T|^2, the patch coverage."""
+        _, c, h, w = feat.shape
+        t = self.target[idx].double()
+        self.idx, self.shape, self.n = idx, feat.shape, t.numel()
+        self.fold_t = F.fold(t.t()[None], (h, w), 3)
+        self.t_sq = t.square().sum()
+        self.cov = F.fold(torch.ones(1, 9, t.shape[0], dtype=torch.float64, device=feat.device), (h, w), 3)
+
+
+class ReferencePatchCritic(PatchCritic):
+    """The straightforward implementation: the full fp32 score matrix at every evaluation, the
+    loss on unfolded patches. Same results as PatchCritic with match_every 1 (the bench's baseline)."""
+
+    def match(self, feat):
+        cur = normalised_patches(feat.detach())
+        scores = cur @ self.target_n.float().t()
+        if self.history is None and self.variety:
+            self.history = scores.amax(0)
+        idx = (scores - self.variety * self.history).argmax(1) if self.variety else scores.argmax(1)
+        self.history = scores.amax(0)
+        return idx
+
+    def loss(self, feat):
+        return self.weight * F.mse_loss(patches(feat), self.target[self.match(feat)])

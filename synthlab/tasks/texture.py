@@ -12,8 +12,11 @@ import torch
 from synthlab.data import fit_max_side, load_image, resize
 from synthlab.errors import SynthlabError
 from synthlab.io import save_png
-from synthlab.losses import PatchCritic, tv_loss
+from synthlab.losses import PatchCritic, ReferencePatchCritic, tv_loss
 from synthlab.tasks.base import ImageTask, image_size
+
+
+CRITICS = {"patches": PatchCritic, "reference": ReferencePatchCritic}
 
 
 class TextureSynthesis(ImageTask):
@@ -23,7 +26,8 @@ class TextureSynthesis(ImageTask):
                  phases: int = 3, iterations: int = 100, layers=("conv3_1", "conv4_1"),
                  style_weight: float = 100.0, variety: float = 0.1, smoothness: float = 0.1,
                  noise_range=(0, 255), evals_per_step: int = 20, frames_every: int = 0,
-                 match_budget_mb: float = 64.0, seed: int = 0, name: str = "texture"):
+                 match_budget_mb: float = 64.0, match_every: int = 1, match_dtype: str = "float32",
+                 channels_last: bool = False, critic: str = "patches", seed: int = 0, name: str = "texture"):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, seed, name)
         for key, v in (("style_weight", style_weight), ("smoothness", smoothness), ("variety", variety)):
             if v < 0 or (key == "style_weight" and v == 0):
@@ -35,7 +39,13 @@ class TextureSynthesis(ImageTask):
         self.layers = list(layers)
         net.check_taps(self.layers)
         self.smoothness, self.noise_range = smoothness, (lo, hi)
-        self.critics = [PatchCritic(l, style_weight, variety, match_budget_mb) for l in self.layers]
+        if critic not in CRITICS:
+            raise SynthlabError(f"task.critic must be one of {', '.join(CRITICS)}, got {critic!r}")
+        self.critics = [CRITICS[critic](l, style_weight, variety, match_budget_mb, match_every, match_dtype)
+                        for l in self.layers]
+        self.channels_last = channels_last
+        if channels_last:  # NHWC convs: faster with oneDNN on CPU and tensor cores on GPU
+            net.to(memory_format=torch.channels_last)
         ex = fit_max_side(load_image(exemplar), exemplar_size)
         self.register_buffer("exemplar", ex, persistent=False)
         self.size = image_size(size, tuple(ex.shape[-2:]))
@@ -54,6 +64,8 @@ class TextureSynthesis(ImageTask):
                         "use a larger size or fewer phases")
 
     def features(self, x):
+        if self.channels_last:  # the image itself stays contiguous: L-BFGS flattens it with view()
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x, self.layers)
 
     def set_targets(self, phase):

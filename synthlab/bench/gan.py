@@ -1,0 +1,114 @@
+"""synthlab bench gan: MNIST CPPN-GAN training speed.
+
+Times one generator(+encoder) step, the reference's plain step (the whole batch through G with
+one autograd graph) against synthlab's chunked step at several chunk sizes (same gradients,
+bounded memory), and one discriminator step. An epoch of the accuracy-gated schedule costs at
+most ceil(N / batch) x (16 generator + 8 discriminator steps); --fit-batches also runs real
+Trainer batches from the freshly initialised model (the slow, early-training end) and projects
+the epoch from them.
+"""
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from synthlab.bench import common_args, finish, machine, sync, table
+
+
+def plain_g_update(task, opt, x, y):
+    """The reference's generator step: one graph through G for the whole batch."""
+    from synthlab.nets.encoder import Encoder
+    from synthlab.tasks.gan import kl_loss
+
+    mean, logvar = task.E(x)
+    fake = task.generate(Encoder.sample(mean, logvar))
+    loss = F.cross_entropy(task.D(fake), y) + task.kl_weight * kl_loss(mean, logvar, task.size ** 2)
+    opt.zero_grad()
+    loss.backward()
+    params = list(task.E.parameters()) + list(task.G.parameters())
+    torch.nn.utils.clip_grad_norm_(params, task.clip)
+    opt.step()
+
+
+def timed(fn, reps, device):
+    fn()  # warm-up
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    sync(device)
+    return (time.perf_counter() - t) / reps
+
+
+def main(argv) -> int:
+    p = argparse.ArgumentParser(prog="synthlab bench gan", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
+    p.add_argument("--data", default=str(shared) if shared.is_dir() else "data/mnist")
+    p.add_argument("--batch", type=int, default=2000)
+    p.add_argument("--chunks", type=int, nargs="+", default=[50, 250])
+    p.add_argument("--reps", type=int, default=2)
+    p.add_argument("--images", type=int, default=10000, help="images per epoch for the projection")
+    p.add_argument("--fit-batches", type=int, default=0, help="also run N real Trainer batches")
+    common_args(p, "gan")
+    a = p.parse_args(argv)
+
+    from synthlab.bench.texture import compose_cfg
+    from synthlab.run import instantiate
+
+    cfg = compose_cfg(["task=gan", f"data.root={a.data}", f"data.batch_size={a.batch}", "data.download=false",
+                       "seed=0"])
+    dm = instantiate(cfg.data)
+    dm.setup()
+    x, y = next(iter(dm.train_dataloader()))
+    x, y = x.to(a.device), y.to(a.device)
+    task = instantiate(cfg.task, net=instantiate(cfg.network)).to(a.device)
+    task.manual_backward = lambda t, *args, **kw: t.backward(*args, **kw)  # outside a Trainer
+    g_opt, d_opt, _ = task.configure_optimizers()
+    task.D.requires_grad_(False)
+    rows = [{"step": "generator, one graph (reference)",
+             "seconds": timed(lambda: plain_g_update(task, g_opt, x, y), a.reps, a.device)}]
+    for c in a.chunks:
+        task.chunk = c
+        rows.append({"step": f"generator, chunks of {c}", "seconds": timed(lambda: task.g_update(g_opt, x, y),
+                                                                          a.reps, a.device)})
+    task.D.requires_grad_(True)
+    fake = task.generate(torch.randn(len(x), task.G.z_dim, device=a.device)).detach()
+
+    def d_step():
+        loss = (10 * F.cross_entropy(task.D(x), y) + F.cross_entropy(task.D(fake), torch.full_like(y, 10))) / 11
+        task._step(d_opt, loss, list(task.D.parameters()))
+    rows.append({"step": "discriminator", "seconds": timed(d_step, a.reps, a.device)})
+    ref = rows[0]["seconds"]
+    batches = math.ceil(a.images / a.batch)
+    d = rows[-1]["seconds"]
+    for r in rows:
+        r["images_per_s"] = a.batch / r["seconds"]
+        if r["step"] != "discriminator":
+            r["speedup"] = ref / r["seconds"]
+            r["epoch_worst_s"] = batches * (16 * r["seconds"] + 8 * d)
+    text = (f"batch {a.batch}; epoch = {a.images} images = {batches} batches; worst case 16 G + 8 D steps per batch\n"
+            + table(rows, [("step", "step", ""), ("seconds", "s/step", ".2f"), ("images_per_s", "images/s", ".0f"),
+                           ("speedup", "x reference", ".2f"), ("epoch_worst_s", "s/epoch (worst)", ".0f")]))
+    result = {"batch": a.batch, "steps": rows}
+    if a.fit_batches:
+        import pytorch_lightning as pl
+
+        from synthlab.run import quiet_lightning
+
+        quiet_lightning()
+        task = instantiate(cfg.task, net=instantiate(cfg.network))
+        trainer = pl.Trainer(accelerator="gpu" if a.device.startswith("cuda") else "cpu", devices=1, max_epochs=1,
+                             limit_train_batches=a.fit_batches, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False)
+        t = time.perf_counter()
+        trainer.fit(task, datamodule=dm)
+        per_batch = (time.perf_counter() - t) / a.fit_batches
+        result["fit"] = {"batches": a.fit_batches, "s_per_batch": per_batch, "epoch_s": per_batch * batches}
+        text += (f"\n\nreal Trainer, first {a.fit_batches} batches from scratch: {per_batch:.1f} s/batch, "
+                 f"{a.batch / per_batch:.0f} images/s -> {per_batch * batches:.0f} s per {a.images}-image epoch")
+    return finish("gan", a, machine(a.device), result, text)

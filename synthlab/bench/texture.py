@@ -1,0 +1,151 @@
+"""synthlab bench texture: the texture task's fast paths, each against the reference.
+
+Per evaluation (features, patch matching, loss and gradient) at each size with the exemplar at
+the same size, and the share of it spent matching. With --runs, whole syntheses (default
+3 phases x 100 evaluations at 256 px, through a real Trainer) with their wall time and SWD.
+Variants are cumulative: each row adds one fast path to the row above.
+"""
+
+import argparse
+import time
+
+import torch
+
+from synthlab.bench import common_args, finish, machine, sync, table
+
+# every variant pins all four knobs, so changing the task's defaults never changes a row
+VARIANTS = {
+    "reference": ["task.critic=reference", "task.match_every=1", "task.match_dtype=float32",
+                  "task.channels_last=false"],
+    "+chunked, unfold-free loss": ["task.critic=patches"],
+    "+channels_last": ["task.channels_last=true"],
+    "+bf16 matching": ["task.match_dtype=bfloat16"],
+    "+matches reused (k)": ["task.match_every={k}"],
+}
+
+
+def variants(k: int, names=None) -> dict:
+    """Cumulative override lists, in order."""
+    out, acc = {}, []
+    for name, ovr in VARIANTS.items():
+        acc = acc + [o.format(k=k) for o in ovr]
+        label = name.replace("(k)", f"(k={k})")
+        if names is None or name.split(" ")[0] in names or label in names:
+            out[label] = list(acc)
+    return out
+
+
+def compose_cfg(overrides):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from synthlab.cli import CONF
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def build(overrides, device):
+    from synthlab.run import instantiate
+
+    cfg = compose_cfg(overrides)
+    task = instantiate(cfg.task, net=instantiate(cfg.network), optim=instantiate(cfg.optim)).to(device)
+    return cfg, task
+
+
+def per_eval(size, overrides, evals, device):
+    """Seconds per evaluation and the share in matching, at `size` px in one phase."""
+    _, task = build([f"task.size=[{size},{size}]", f"task.exemplar_size={size}", "task.phases=1", "seed=0",
+                     *overrides], device)
+    task.manual_backward = lambda loss: loss.backward()  # outside a Trainer
+    task.start_phase(0)
+    spent = [0.0]
+    for c in task.critics:  # time every matching, whichever critic class
+        def timed(feat, _m=c.match):
+            sync(device)
+            t = time.perf_counter()
+            r = _m(feat)
+            sync(device)
+            spent[0] += time.perf_counter() - t
+            return r
+        c.match = timed
+    task.run_evals(2)  # warm-up: allocator, kernels, the first matching
+    spent[0], n0 = 0.0, task.evals
+    sync(device)
+    t = time.perf_counter()
+    task.run_evals(evals)
+    sync(device)
+    dt = time.perf_counter() - t
+    n = task.evals - n0
+    return {"size": size, "evals": n, "s_per_eval": dt / n, "match_share": spent[0] / dt}
+
+
+def synthesis(overrides, device):
+    """A whole run (all phases) through a real Trainer: wall seconds and SWD."""
+    import pytorch_lightning as pl
+
+    from synthlab.metrics import swd
+    from synthlab.run import quiet_lightning
+
+    cfg, task = build(overrides, device)
+    quiet_lightning()
+    trainer = pl.Trainer(accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, max_epochs=1,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    sync(device)
+    t = time.perf_counter()
+    trainer.fit(task)
+    sync(device)
+    dt = time.perf_counter() - t
+    return {"seconds": dt, "evals": task.evals, "swd": swd(task.result(), task.exemplar.float().cpu())["mean"],
+            "exemplar": cfg.task.exemplar}
+
+
+def main(argv) -> int:
+    p = argparse.ArgumentParser(prog="synthlab bench texture", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
+    p.add_argument("--evals", type=int, default=5, help="evaluations timed per size and variant")
+    p.add_argument("--iterations", type=int, default=100, help="evaluations per phase")
+    p.add_argument("--phases", type=int, default=3)
+    p.add_argument("--k", type=int, default=4, help="match_every for the reuse row")
+    p.add_argument("--runs", type=int, default=0, metavar="SIZE",
+                   help="also time whole syntheses at SIZE px (0: skip)")
+    p.add_argument("--exemplars", nargs="+", default=["skimage:grass"], help="for --runs")
+    p.add_argument("--variants", nargs="+", default=None,
+                   help="first words of the variants to keep (reference, +chunked, +channels_last, +bf16, +matches)")
+    common_args(p, "texture")
+    p.add_argument("overrides", nargs="*", help="config overrides for every variant, e.g. network/activation=relu")
+    a = p.parse_args(argv)
+    vs = variants(a.k, a.variants)
+    rows = []
+    for size in a.sizes:
+        ref = None
+        for name, ovr in vs.items():
+            r = {"variant": name, **per_eval(size, [*ovr, *a.overrides], a.evals, a.device)}
+            r["s_per_phase"] = r["s_per_eval"] * a.iterations
+            ref = ref or r["s_per_eval"]
+            r["speedup"] = ref / r["s_per_eval"]
+            rows.append(r)
+    text = table(rows, [("size", "size", ""), ("variant", "variant", ""), ("s_per_eval", "s/eval", ".4f"),
+                        ("match_share", "matching share", ".0%"), ("s_per_phase", f"s/phase ({a.iterations} evals)", ".1f"),
+                        ("speedup", "x reference", ".2f")])
+    result = {"per_eval": rows}
+    if a.runs:
+        runs = []
+        for ex in a.exemplars:
+            ref = None
+            for name, ovr in vs.items():
+                r = {"variant": name, **synthesis([f"task.size=[{a.runs},{a.runs}]", f"task.exemplar_size={a.runs}",
+                                                   f"task.phases={a.phases}", f"task.iterations={a.iterations}",
+                                                   f"task.exemplar={ex}", "seed=0", *ovr, *a.overrides], a.device)}
+                ref = ref or r
+                r["speedup"], r["swd_vs_ref"] = ref["seconds"] / r["seconds"], r["swd"] / ref["swd"] - 1
+                runs.append(r)
+        text += (f"\n\nwhole syntheses: {a.runs} px, {a.phases} phases x {a.iterations} evaluations (real Trainer)\n"
+                 + table(runs, [("exemplar", "exemplar", ""), ("variant", "variant", ""), ("seconds", "s", ".1f"),
+                                ("evals", "evals", ""), ("swd", "SWD", ".1f"), ("swd_vs_ref", "SWD vs ref", "+.1%"),
+                                ("speedup", "x reference", ".2f")]))
+        result["runs"] = runs
+    return finish("texture", a, machine(a.device), result, text)

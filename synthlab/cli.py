@@ -121,15 +121,19 @@ def hydra_main(cfg: DictConfig):
             print(f"synthlab: error in job {out}: {e}", file=sys.stderr)
             return None  # the other jobs of the sweep go on
         _fail(str(e))
-    except Exception as e:  # a bug or a crash in one job must not take the sweep down
-        if not multirun:
-            raise
+    except Exception as e:  # a bug or a crash: one line here, the traceback in error.log
         import traceback
 
-        (out / "error.txt").write_text(f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}\n")
+        if os.environ.get("SYNTHLAB_TRACEBACK"):
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        (out / "error.txt").write_text(f"{type(e).__name__}: {first}\n")
         (out / "error.log").write_text(traceback.format_exc())
-        print(f"synthlab: job {out} failed ({type(e).__name__}); see its error.log", file=sys.stderr)
-        return None
+        if multirun:  # one failing job must not take the sweep down
+            print(f"synthlab: job {out} failed ({type(e).__name__}: {first[:200]}); see its error.log", file=sys.stderr)
+            return None
+        _fail(f"{type(e).__name__}: {first[:300]} (traceback in {out / 'error.log'}; "
+              "SYNTHLAB_TRACEBACK=1 raises it)")
 
 
 def own_gpu(job_num: int) -> None:

@@ -21,6 +21,8 @@ def atomic_write(path, write) -> Path:
     os.umask(umask)
     try:
         write(tmp)
+        with open(tmp, "rb") as f:  # on disk before the rename: a crash never shows an empty file
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)
     finally:
@@ -53,3 +55,15 @@ def write_json(path, data) -> Path:
             f.write("\n")
 
     return atomic_write(path, write)
+
+
+def checkpoint_io():
+    """Lightning CheckpointIO whose checkpoints are written by atomic_write (temp file, fsync,
+    rename): a run killed while saving keeps its previous last.ckpt intact."""
+    from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+    return AtomicCheckpointIO()

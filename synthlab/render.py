@@ -7,26 +7,19 @@ depend on the tile it is in).
 """
 
 import math
-import os
 
 import torch
 
 from synthlab.errors import SynthlabError
+from synthlab.memory import require
 
 
 def check_size(h: int, w: int, channels: int, frames: int = 1, bytes_per=4) -> None:
     """Refuse impossible sizes before allocating anything, saying how much memory is needed."""
     if h <= 0 or w <= 0:
         raise SynthlabError(f"image size must be positive, got {h}x{w}")
-    need = h * w * channels * frames * bytes_per
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return
-    if need > 0.8 * avail:
-        raise SynthlabError(f"a {w}x{h} render ({channels} channels, {frames} frame(s)) needs "
-                            f"{need / 2**30:.1f} GiB for its output buffer, but only {avail / 2**30:.1f} GiB "
-                            "is free: render a smaller size or fewer frames at once")
+    require(h * w * channels * frames * bytes_per, f"a {w}x{h} render ({channels} channels, {frames} frame(s))",
+            "render a smaller size or fewer frames at once")
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ from hydra.utils import get_class, instantiate as _instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from synthlab.errors import SynthlabError
-from synthlab.io import write_json
+from synthlab.io import checkpoint_io, write_json
 
 log = logging.getLogger("synthlab")
 
@@ -40,7 +40,16 @@ def instantiate(node, *args, **kwargs):
         cause = e
         while cause is not None and not isinstance(cause, SynthlabError):
             cause = cause.__cause__
-        raise (cause or e) from None
+        if cause is not None:
+            raise cause from None
+        # a value of the wrong type or range that the class did not check itself: still a
+        # config mistake, named in one line (target and the underlying message)
+        root = e
+        while root.__cause__ is not None:
+            root = root.__cause__
+        target = node.get("_target_", "?") if hasattr(node, "get") else "?"
+        msg = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
+        raise SynthlabError(f"cannot build {target} from the config: {type(root).__name__}: {msg}") from e
 
 
 def make_logger(cfg: DictConfig):
@@ -130,6 +139,28 @@ def find_resume(cfg: DictConfig) -> Path | None:
     return max(runs, key=lambda d: (d / "checkpoints" / "last.ckpt").stat().st_mtime)
 
 
+def check_checkpoint(task, path: Path) -> Path:
+    """A resume checkpoint that loads (weights only) and fits this task's keys and shapes, or a
+    one-line error naming the file and the first mismatch."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as e:
+        raise SynthlabError(f"cannot read checkpoint {path} ({type(e).__name__}: {str(e).strip()[:160]}); "
+                            "if it is truncated, copy an intact checkpoints/epochNNN.ckpt over it") from None
+    want = task.state_dict()
+    ignore = tuple(getattr(task, "ckpt_ignore", ()))  # keys the task drops on load (old layouts)
+    missing = sorted(set(want) - set(state))
+    extra = sorted(k for k in set(state) - set(want) if not (ignore and k.startswith(ignore)))
+    shape = [k for k in want if k in state and tuple(state[k].shape) != tuple(want[k].shape)]
+    if missing or extra or shape:
+        k = (shape or missing or extra)[0]
+        what = f"has shape {tuple(state[k].shape)} where the config gives {tuple(want[k].shape)}" if shape \
+            else "is missing" if missing else "is not in this config"
+        raise SynthlabError(f"checkpoint {path} does not fit this config: key {k!r} {what} "
+                            f"({len(missing)} missing, {len(extra)} unexpected, {len(shape)} wrong shapes)")
+    return path
+
+
 def job_overrides() -> list:
     """This job's overrides as Hydra recorded them (empty outside the CLI)."""
     from hydra.core.hydra_config import HydraConfig
@@ -162,11 +193,11 @@ def run(cfg: DictConfig) -> dict:
         data = instantiate(cfg.data) if cfg.get("data") else None
         plain = OmegaConf.to_container(cfg, resolve=True)
         logger = start_logger(cfg, make_logger(cfg), plain)
-        trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False)
+        trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False, plugins=[checkpoint_io()])
         if getattr(task, "predict_only", False):  # rendering tasks: nothing to train
             trainer.predict(task, return_predictions=False)
         else:
-            ckpt = str(resumed / "checkpoints" / "last.ckpt") if resumed is not None else None
+            ckpt = str(check_checkpoint(task, resumed / "checkpoints" / "last.ckpt")) if resumed is not None else None
             trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
         if trainer.interrupted:
             raise KeyboardInterrupt

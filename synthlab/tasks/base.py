@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from synthlab.data import resize
 from synthlab.errors import SynthlabError
 from synthlab.io import save_png
+from synthlab.memory import floats_per_pixel, require
 
 
 class Steps(Dataset):
@@ -43,7 +44,11 @@ def image_size(size, default=None):
     """task.size as (h, w): an int, [h, w], or None for `default`."""
     if size is None:
         return default
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    try:
+        h, w = (size, size) if isinstance(size, int) else (int(v) for v in size)
+        assert not isinstance(size, str)
+    except (TypeError, ValueError, AssertionError):
+        raise SynthlabError(f"task.size must be an integer or [height, width], got {size!r}") from None
     if h <= 0 or w <= 0:
         raise SynthlabError(f"task.size must be positive, got {h}x{w}")
     return int(h), int(w)
@@ -78,6 +83,16 @@ class ImageTask(pl.LightningModule):
 
     def loss(self) -> torch.Tensor:
         raise NotImplementedError
+
+    def check_memory(self, extra_px: int = 0) -> None:
+        """Refuse an output too large for memory before any phase allocates it. A probe forward
+        gives the network's activations per pixel; a phase holds them about three times
+        (forward, saved for backward, gradients) plus the image, its gradient and optimiser
+        state. extra_px: pixels of target images run through the network once."""
+        h, w = self.size
+        per_px = floats_per_pixel(self.features)
+        need = 4 * (h * w * (3 * per_px + 64) + extra_px * per_px)
+        require(need, f"a {w}x{h} {self.name} output", "use a smaller task.size")
 
     # --- phases ----------------------------------------------------------------------------
     def scale(self, phase):

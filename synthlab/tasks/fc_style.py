@@ -45,6 +45,7 @@ class FCStyle(ImageTask):
         self.register_buffer("style", load_image(style) if style else self.content.clone(), persistent=False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN)[None, :, None, None], persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD)[None, :, None, None], persistent=False)
+        self.check_memory(2 * self.size[0] * self.size[1])  # content and style targets
 
     def features(self, x):
         return self.net((x - self.mean) / self.std, self.taps)

@@ -179,8 +179,10 @@ class CPPNGAN(pl.LightningModule):
             row["class_consistency"] = score
             self.log("class_consistency", score)
         if self.out_dir is not None:  # one line per epoch, kept across kills and resumes
-            with open(self.out_dir / "epochs.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
+            log = self.out_dir / "epochs.jsonl"
+            cut = log.exists() and log.stat().st_size and not log.read_bytes().endswith(b"\n")
+            with open(log, "a") as f:  # after a kill mid-line, start a fresh line
+                f.write(("\n" if cut else "") + json.dumps(row) + "\n")
         sheet = grid(imgs.cpu())
         self.last_sheet = sheet
         if self.out_dir is not None:
@@ -197,17 +199,32 @@ class CPPNGAN(pl.LightningModule):
             self._aux["classifier"] = load_classifier(self.classifier_path).to(self.device)
         return self._aux.get("classifier")
 
+    ckpt_ignore = ("classifier.",)
+
     def on_load_checkpoint(self, checkpoint):
         # checkpoints written before the classifier was kept apart carry its weights: drop them
         sd = checkpoint["state_dict"]
-        for k in [k for k in sd if k.startswith("classifier.")]:
+        for k in [k for k in sd if k.startswith(self.ckpt_ignore)]:
             del sd[k]
 
     def save_outputs(self, out_dir: Path, text: dict) -> dict:
         log = out_dir / "epochs.jsonl"
-        per_epoch = [json.loads(l) for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
+        per_epoch = read_epochs(log)
         last = {k: v for k, v in (per_epoch[-1] if per_epoch else {}).items() if k != "epoch"}
         return {**last, "epochs": self.current_epoch, "per_epoch": per_epoch}  # completed epochs after fit
+
+
+def read_epochs(path: Path) -> list:
+    """epochs.jsonl, one row per epoch: a line cut by a kill is skipped, and an epoch run again
+    after a resume keeps its latest row."""
+    rows = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            row = json.loads(line)
+            rows[row["epoch"]] = row
+        except (ValueError, KeyError, TypeError):
+            continue
+    return [rows[k] for k in sorted(rows)]
 
 
 def load_classifier(path):

@@ -50,6 +50,7 @@ class TextureSynthesis(ImageTask):
         self.register_buffer("exemplar", ex, persistent=False)
         self.size = image_size(size, tuple(ex.shape[-2:]))
         self.check_sizes()
+        self.check_memory(ex.shape[-2] * ex.shape[-1])
 
     def check_sizes(self):
         """Every tapped layer must hold a 3x3 patch in every phase, for output and exemplar."""

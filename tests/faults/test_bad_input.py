@@ -1,0 +1,128 @@
+"""Fault suite, bad input: every task, through the real `synthlab` command.
+
+Each row is (task overrides, fault overrides, words the error must contain). The outcome
+asserted for every row: a non-zero exit, stderr is exactly one line `synthlab: error: ...`
+naming the file, key or size, no traceback, and nothing under the run folder that looks like
+a finished run (no metrics.json, no image). docs/reliability.md is the table of these rows.
+"""
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import SHARED, TINY, cli
+
+CPPN = ["task=cppn", "task.size=[32,32]", "logger=none"]
+CONV = ["task=conv_cppn", "task.size=[32,32]", "logger=none"]
+FC = ["task=fc_style", "network.weights=random", "task.size=[64,64]", "task.iterations=2", "logger=none"]
+GAN = ["task=gan", "data.download=false", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+       "task.g_steps=1", "task.d_steps=1", "trainer.max_epochs=1", "logger=none"]
+CLS = ["task=mnist_classifier", "data.download=false", "logger=none"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Broken and odd inputs, made once: images, IDX folders, weights and checkpoints."""
+    d = tmp_path_factory.mktemp("faults")
+    good = d / "good.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(good)
+    (d / "empty.png").write_bytes(b"")
+    (d / "truncated.png").write_bytes(good.read_bytes()[:200])
+    (d / "text.png").write_text("this is not an image\n")
+    Image.new("RGB", (1, 1)).save(d / "one.png")
+    # MNIST folders: one with a corrupt images file, one truncated, one empty
+    for name, cut in (("mnist_corrupt", None), ("mnist_truncated", 5000)):
+        root = d / name
+        root.mkdir()
+        imgs = np.zeros((100, 28, 28), np.uint8)
+        head = bytes([0, 0, 8, 3]) + b"".join(int(v).to_bytes(4, "big") for v in imgs.shape)
+        raw = head + imgs.tobytes()
+        if cut is None:
+            raw = b"\x01\x02" + raw[2:]  # bad magic number
+        else:
+            raw = raw[:cut]
+        (root / "t10k-images-idx3-ubyte").write_bytes(raw)
+        labels = bytes([0, 0, 8, 1]) + (100).to_bytes(4, "big") + bytes(100)
+        (root / "t10k-labels-idx1-ubyte").write_bytes(labels)
+    (d / "mnist_empty").mkdir()
+    # VGG weights: wrong keys, and a truncated file
+    torch.save({"features.0.weight": torch.zeros(3)}, d / "wrong_keys.pth")
+    torch.save({"x": torch.zeros(1000)}, d / "full.pth")
+    (d / "truncated.pth").write_bytes((d / "full.pth").read_bytes()[:300])
+    # GAN run folders to resume: a truncated last.ckpt, and one with a wrong shape
+    for name in ("run_truncated", "run_wrong"):
+        (d / name / "checkpoints").mkdir(parents=True)
+    (d / "run_truncated" / "checkpoints" / "last.ckpt").write_bytes((d / "full.pth").read_bytes()[:300])
+    torch.save({"state_dict": {"G.coord_in.weight": torch.zeros(99, 3)}}, d / "run_wrong" / "checkpoints" / "last.ckpt")
+    return d
+
+
+def rows():
+    ex = "task.exemplar="
+    return [
+        # texture: the exemplar file, sizes, config choices and keys
+        ("texture", TINY, [ex + "{d}/missing.png"], "exemplar not found"),
+        ("texture", TINY, [ex + "{d}/empty.png"], "empty.png"),
+        ("texture", TINY, [ex + "{d}/truncated.png"], "truncated.png"),
+        ("texture", TINY, [ex + "{d}/text.png"], "text.png"),
+        ("texture", TINY, [ex + "{d}/one.png", "task.exemplar_size=null"], "too small"),
+        ("texture", TINY, ["task.size=[0,64]"], "positive"),
+        ("texture", TINY, ["task.size=[-5,64]"], "positive"),
+        ("texture", TINY, ["task.size=[100000,100000]"], "GiB"),
+        ("texture", TINY, ["task.size=abc"], "task.size"),
+        ("texture", TINY, ["network/activation=swish"], "choose one of: elu, gelu, lrelu, relu, sigmoid, sin, softplus, tanh"),
+        ("texture", TINY, ["optim=sgd"], "choose one of: adam, lbfgs"),
+        ("texture", TINY, ["task.iteratons=5"], "task.iteratons"),
+        ("texture", TINY, ["task.sise=64"], "did you mean task.size"),
+        ("texture", TINY, ["task.match_dtype=int8"], "float32, bfloat16"),
+        ("texture", TINY, ["task=textures"], "choose one of"),
+        # cppn and conv_cppn
+        ("cppn", CPPN, ["task.size=[0,32]"], "positive"),
+        ("cppn", CPPN, ["task.size=[2000000,2000000]"], "GiB"),
+        ("cppn", CPPN, ["task.coords=polar"], "symmetric, centered, pixel"),
+        ("cppn", CPPN, ["task.animation.kind=spin"], "spin"),
+        ("cppn", CPPN, ["network.depth=-1"], "depth"),
+        ("cppn", CPPN, ["network/activation=swish"], "choose one of"),
+        ("conv_cppn", CONV, ["task.size=[1000000,1000000]"], "GiB"),
+        ("conv_cppn", CONV, ["task.size=[0,8]"], "positive"),
+        # fc_style: images, sizes, weights files
+        ("fc_style", FC, ["task.content={d}/missing.png"], "not found"),
+        ("fc_style", FC, ["task.style={d}/text.png"], "text.png"),
+        ("fc_style", FC, ["task.size=[8,8]"], "too small"),
+        ("fc_style", FC, ["task.size=[100000,100000]"], "GiB"),
+        ("fc_style", FC, ["network.weights={d}/wrong_keys.pth"], "wrong_keys.pth"),
+        ("fc_style", FC, ["network.weights={d}/truncated.pth"], "truncated.pth"),
+        ("fc_style", FC, ["network.weights={d}/missing.pth"], "missing.pth"),
+        # gan: data files, resume checkpoints
+        ("gan", GAN, ["data.root={d}/mnist_corrupt"], "bad magic"),
+        ("gan", GAN, ["data.root={d}/mnist_truncated"], "truncated"),
+        ("gan", GAN, ["data.root={d}/mnist_empty"], "mnist_empty"),
+        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume=true"], "no unfinished"),
+        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume={d}/run_truncated"], "cannot read checkpoint"),
+        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume={d}/run_wrong"], "does not fit"),
+        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume={d}"], "nothing to resume"),
+        ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_truncated/checkpoints/last.ckpt"],
+         "cannot read checkpoint"),
+        ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_wrong/checkpoints/last.ckpt"],
+         "not a task=gan checkpoint"),
+        ("gan_sample", ["task=gan_sample", "logger=none"], [], "task.checkpoint must be set"),
+        ("mnist_classifier", CLS, ["data.root={d}/mnist_empty"], "mnist_empty"),
+    ]
+
+
+@pytest.mark.parametrize("task, base, fault, words", rows(), ids=[f"{r[0]}:{' '.join(r[2])[:60]}" for r in rows()])
+def test_fault_is_one_line_nonzero_and_leaves_nothing_finished(tmp_path, files, task, base, fault, words):
+    fault = [f.format(d=files) for f in fault]
+    run = tmp_path / "outputs" / task / "date" / "time"  # resume=true looks beside it, in outputs/<task>
+    r = cli(*base, *fault, f"hydra.run.dir={run}", cwd=tmp_path)
+    err = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode != 0, r.stdout[-500:]
+    assert len(err) == 1 and err[0].startswith("synthlab: error:"), r.stderr[-3000:]
+    assert words.format(d=files) in err[0], err[0]
+    assert "Traceback" not in r.stderr + r.stdout
+    left = [p.name for p in run.rglob("*") if p.suffix in (".png", ".gif", ".mp4") or p.name == "metrics.json"] \
+        if run.exists() else []
+    assert not left, left

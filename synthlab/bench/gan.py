@@ -106,7 +106,7 @@ def main(argv) -> int:
                              limit_train_batches=a.fit_batches, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False)
         t = time.perf_counter()
-        trainer.fit(task, datamodule=dm)
+        trainer.fit(task, datamodule=dm, weights_only=True)
         per_batch = (time.perf_counter() - t) / a.fit_batches
         result["fit"] = {"batches": a.fit_batches, "s_per_batch": per_batch, "epoch_s": per_batch * batches}
         text += (f"\n\nreal Trainer, first {a.fit_batches} batches from scratch: {per_batch:.1f} s/batch, "

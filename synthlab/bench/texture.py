@@ -95,7 +95,7 @@ def synthesis(overrides, device):
                          enable_model_summary=False)
     sync(device)
     t = time.perf_counter()
-    trainer.fit(task)
+    trainer.fit(task, weights_only=True)
     sync(device)
     dt = time.perf_counter() - t
     return {"seconds": dt, "evals": task.evals, "swd": swd(task.result(), task.exemplar.float().cpu())["mean"],

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from synthlab import SynthlabError
 from synthlab.data import load_image
+from conftest import cli
 
-PKG = Path(__file__).resolve().parents[1] / "synthlab"
+PKG = Path(__file__).resolve().parents[2] / "synthlab"
 
 
 def calls(name):
@@ -68,3 +69,42 @@ def test_real_images_cut_anywhere_never_raise_anything_else(tmp_path, fmt, w, h,
         assert t.shape[1:] in ((h, w),) or cut
     except SynthlabError:
         pass
+
+
+def test_report_html_escapes_user_strings(tmp_path):
+    from synthlab.io import write_json
+
+    d = tmp_path / "job"
+    (d / ".hydra").mkdir(parents=True)
+    (d / ".hydra" / "overrides.yaml").write_text("- 'tags=[\"<script>alert(1)</script>\"]'\n- seed=1\n")
+    write_json(d / "metrics.json", {"status": "ok", "swd": 1.0, "run_name": "<script>x</script>"})
+    e = tmp_path / "bad"
+    e.mkdir()
+    (e / "error.txt").write_text("<img src=x onerror=alert(1)>")
+    assert cli("report", str(tmp_path)).returncode == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page and "&lt;img src=x" in page
+
+
+def test_report_links_stay_inside_the_sweep_folder(tmp_path):
+    from PIL import Image
+
+    from synthlab.io import write_json
+
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    Image.new("RGB", (4, 4)).save(outside / "texture.png")
+    sweep = tmp_path / "sweep"
+    inside = sweep / "inside"
+    inside.mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(inside / "texture.png")
+    linked = sweep / "linked_file"
+    linked.mkdir()
+    (linked / "texture.png").symlink_to(outside / "texture.png")  # a file link leading out
+    (sweep / "linked_dir").symlink_to(outside)  # a whole job folder leading out
+    for d in (inside, linked, sweep / "linked_dir"):
+        write_json(d / "metrics.json", {"status": "ok", "swd": 1.0, "run_name": d.name})
+    assert cli("report", str(sweep)).returncode == 0
+    page = (sweep / "report.html").read_text()
+    assert 'src="inside/texture.png"' in page
+    assert "secret" not in page and "linked_file/texture.png" not in page and "linked_dir/texture.png" not in page

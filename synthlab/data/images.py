@@ -45,7 +45,9 @@ def load_image(spec: str) -> torch.Tensor:
     else:
         path = Path(spec).expanduser()
         if not path.is_file():
-            raise SynthlabError(f"exemplar not found: {path}")
+            raise SynthlabError(f"image not found: {path}")
+        if path.stat().st_size == 0:
+            raise SynthlabError(f"image {path} is empty (0 bytes)")
         try:
             with Image.open(path) as img:
                 img = ImageOps.exif_transpose(img)

@@ -9,8 +9,9 @@ Fast paths (each measured by `synthlab bench texture`; README "Performance"):
 - matching in row blocks of at most `budget_mb`, never the full N x M score matrix;
 - `match_every` k: the matches are recomputed every k evaluations and reused in between
   (matching is most of an evaluation's cost; L-BFGS also sees a fixed loss for k steps);
-- `match_dtype` bfloat16: the score matmul in bf16 (fp32 accumulation), where the CPU or GPU
-  has bf16 units;
+- `match_dtype` bfloat16: the score matmul in bf16 (fp32 accumulation); `auto` picks it where
+  the CPU or GPU has bf16 units, else float32 (on real features bf16 picks the fp32 match for
+  99.9% or more of the patches);
 - the loss without unfolding: mean |unfold(f) - T|^2 = (sum cov*f^2 - 2<f, fold(T)> + |T|^2) / n,
   where cov counts the patches covering each pixel; fold(T) is built once per matching.
 ReferencePatchCritic is the straightforward implementation the bench compares against.
@@ -22,7 +23,20 @@ import torch.nn.functional as F
 from synthlab.errors import SynthlabError
 
 EPS = 1e-8  # doodle.py has none; it only guards all-zero feature vectors (dead ReLU pixels)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": None}
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """bf16 matmuls run on dedicated units here: Ampere+ GPUs, or CPUs with AVX512-BF16/AMX
+    (elsewhere bf16 is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((l for l in f if l.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def patches(feat: torch.Tensor, k: int = 3) -> torch.Tensor:
@@ -72,10 +86,12 @@ class PatchCritic:
         if match_dtype not in DTYPES:
             raise SynthlabError(f"task.match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
         self.layer, self.weight, self.variety, self.budget_mb = layer, weight, variety, budget_mb
-        self.match_every, self.dtype = match_every, DTYPES[match_dtype]
+        self.match_every, self.dtype_name, self.dtype = match_every, match_dtype, DTYPES[match_dtype]
         self.target = self.target_n = self.history = None
 
     def set_target(self, feat: torch.Tensor) -> None:
+        if self.dtype_name == "auto":
+            self.dtype = torch.bfloat16 if fast_bf16(feat.device) else torch.float32
         self.target = patches(feat).detach()
         self.target_n = normalised_patches(feat).detach().to(self.dtype)
         self.history = None  # a new phase starts matching afresh

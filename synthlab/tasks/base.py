@@ -67,7 +67,7 @@ class ImageTask(pl.LightningModule):
         self.optim_factory, self.phases, self.iterations = optim, phases, iterations
         self.evals_per_step, self.frames_every, self.seed, self.name = evals_per_step, frames_every, seed, name
         self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))
-        self.phase, self.evals, self.phase_evals, self.opt = -1, 0, 0, None
+        self.phase, self.evals, self.phase_evals, self.opt, self.restarts = -1, 0, 0, None, 0
         self.out_dir = None  # set by run(): frames are written under it
         self.next_frame = frames_every
         self.history = []  # (phase, evals, loss) after every step
@@ -130,10 +130,17 @@ class ImageTask(pl.LightningModule):
             return loss
 
         if isinstance(self.opt, torch.optim.LBFGS):
-            # L-BFGS counts evaluations per step() call; its line search can overrun by a few
-            group = self.opt.param_groups[0]
-            group["max_iter"], group["max_eval"] = n, n
-            loss = self.opt.step(closure)
+            # L-BFGS counts evaluations per step() call; its line search can overrun by a few.
+            # It also stops early when a line search finds no decrease (the matches moved
+            # under it): then its memory is dropped and it restarts from steepest descent, so
+            # the phase still spends its whole budget.
+            group, start = self.opt.param_groups[0], self.evals
+            while self.evals - start < n:
+                group["max_iter"] = group["max_eval"] = n - (self.evals - start)
+                loss = self.opt.step(closure)
+                if self.evals - start < n:
+                    self.opt.state.clear()
+                    self.restarts += 1
         else:
             for _ in range(n):
                 loss = closure()
@@ -175,6 +182,6 @@ class ImageTask(pl.LightningModule):
         return ((self.image.detach()[0].float().cpu() - lo) / (hi - lo)).clamp(0, 1)
 
     def run_stats(self) -> dict:
-        return {"evals": self.evals, "phase_seconds": self.phase_seconds, "size": list(self.size),
+        return {"evals": self.evals, "restarts": self.restarts, "phase_seconds": self.phase_seconds, "size": list(self.size),
                 "first_loss": self.history[0][2] if self.history else None,
                 "final_loss": self.history[-1][2] if self.history else None}

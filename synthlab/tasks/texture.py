@@ -26,8 +26,8 @@ class TextureSynthesis(ImageTask):
                  phases: int = 3, iterations: int = 100, layers=("conv3_1", "conv4_1"),
                  style_weight: float = 100.0, variety: float = 0.1, smoothness: float = 0.1,
                  noise_range=(0, 255), evals_per_step: int = 20, frames_every: int = 0,
-                 match_budget_mb: float = 64.0, match_every: int = 1, match_dtype: str = "float32",
-                 channels_last: bool = False, critic: str = "patches", seed: int = 0, name: str = "texture"):
+                 match_budget_mb: float = 64.0, match_every: int = 2, match_dtype: str = "auto",
+                 channels_last: bool = True, critic: str = "patches", seed: int = 0, name: str = "texture"):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, seed, name)
         for key, v in (("style_weight", style_weight), ("smoothness", smoothness), ("variety", variety)):
             if v < 0 or (key == "style_weight" and v == 0):
@@ -96,4 +96,4 @@ class TextureSynthesis(ImageTask):
         ex = self.exemplar.float().cpu()
         s = swd(img, ex)
         return {"swd": s["mean"], "swd_levels": s["levels"], **copy_shares(img, ex), **self.run_stats(),
-                "exemplar_size": list(ex.shape[-2:])}
+                "exemplar_size": list(ex.shape[-2:]), "match_dtype": str(self.critics[0].dtype).removeprefix("torch.")}

@@ -64,10 +64,10 @@ def rows():
     ex = "task.exemplar="
     return [
         # texture: the exemplar file, sizes, config choices and keys
-        ("texture", TINY, [ex + "{d}/missing.png"], "exemplar not found"),
-        ("texture", TINY, [ex + "{d}/empty.png"], "empty.png"),
+        ("texture", TINY, [ex + "{d}/missing.png"], "image not found"),
+        ("texture", TINY, [ex + "{d}/empty.png"], "empty.png is empty (0 bytes)"),
         ("texture", TINY, [ex + "{d}/truncated.png"], "truncated.png"),
-        ("texture", TINY, [ex + "{d}/text.png"], "text.png"),
+        ("texture", TINY, [ex + "{d}/text.png"], "cannot read image {d}/text.png"),
         ("texture", TINY, [ex + "{d}/one.png", "task.exemplar_size=null"], "too small"),
         ("texture", TINY, ["task.size=[0,64]"], "positive"),
         ("texture", TINY, ["task.size=[-5,64]"], "positive"),

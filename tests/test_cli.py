@@ -85,7 +85,8 @@ def test_bench_texture_prints_a_table_with_the_machine_and_writes_json(tmp_path)
     data = json.loads((tmp_path / "b.json").read_text())
     rows = data["texture"]["per_eval"]
     assert [(row["size"], row["variant"]) for row in rows] == [
-        (48, "reference"), (48, "+matches reused (k=4)"), (64, "reference"), (64, "+matches reused (k=4)")]
+        (48, "reference"), (48, "+matches reused (k=2), trades SWD"), (64, "reference"),
+        (64, "+matches reused (k=2), trades SWD")]
     assert all(row["s_per_eval"] > 0 and 0 < row["match_share"] < 1 for row in rows)
     runs = data["texture"]["runs"]
     assert len(runs) == 2 and all(r["swd"] > 0 and r["evals"] >= 3 for r in runs)

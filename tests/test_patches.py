@@ -120,3 +120,17 @@ def test_bad_critic_options_are_named():
         PatchCritic("x", match_every=0)
     with pytest.raises(SynthlabError, match="float32, bfloat16, float16"):
         PatchCritic("x", match_dtype="int8")
+
+
+def test_pixel_matching_equals_patch_matching_in_any_block_size():
+    from synthlab.losses.patches import match_features
+
+    g = torch.Generator().manual_seed(5)
+    cur, sty = torch.randn(1, 6, 9, 11, generator=g), torch.randn(1, 6, 10, 8, generator=g)
+    history = torch.rand(8 * 6, generator=g)
+    for variety, hist in ((0.0, None), (0.7, history)):
+        want_idx, want_best = match(normalised_patches(cur), normalised_patches(sty), hist, variety)
+        for budget in (64.0, 1e-4):  # one block, and one output row per block
+            idx, best = match_features(cur, sty, hist, variety, budget)
+            assert torch.equal(idx, want_idx)
+            assert torch.allclose(best, want_best, atol=1e-6)

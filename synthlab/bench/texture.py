@@ -17,10 +17,10 @@ from synthlab.bench import common_args, finish, machine, sync, table
 VARIANTS = {
     "reference": ["task.critic=reference", "task.match_every=1", "task.match_dtype=float32",
                   "task.channels_last=false"],
-    "+chunked, unfold-free loss": ["task.critic=patches"],
+    "+pixel matching, unfold-free loss": ["task.critic=patches"],
     "+channels_last": ["task.channels_last=true"],
     "+bf16 matching": ["task.match_dtype=bfloat16"],
-    "+matches reused (k)": ["task.match_every={k}"],
+    "+matches reused (k), trades SWD": ["task.match_every={k}"],
 }
 
 
@@ -109,12 +109,12 @@ def main(argv) -> int:
     p.add_argument("--evals", type=int, default=5, help="evaluations timed per size and variant")
     p.add_argument("--iterations", type=int, default=100, help="evaluations per phase")
     p.add_argument("--phases", type=int, default=3)
-    p.add_argument("--k", type=int, default=4, help="match_every for the reuse row")
+    p.add_argument("--k", type=int, default=2, help="match_every for the reuse row")
     p.add_argument("--runs", type=int, default=0, metavar="SIZE",
                    help="also time whole syntheses at SIZE px (0: skip)")
     p.add_argument("--exemplars", nargs="+", default=["skimage:grass"], help="for --runs")
     p.add_argument("--variants", nargs="+", default=None,
-                   help="first words of the variants to keep (reference, +chunked, +channels_last, +bf16, +matches)")
+                   help="first words of the variants to keep (reference, +pixel, +channels_last, +bf16, +matches)")
     common_args(p, "texture")
     p.add_argument("overrides", nargs="*", help="config overrides for every variant, e.g. network/activation=relu")
     a = p.parse_args(argv)

@@ -6,12 +6,13 @@ The match is the best score minus `variety` times how well that style patch was 
 previous matching; the loss pulls the raw (unnormalised) patches towards their matches.
 
 Fast paths (each measured by `synthlab bench texture`; README "Performance"):
-- matching in row blocks of at most `budget_mb`, never the full N x M score matrix;
+- matching on pixel features (match_features: 9x fewer flops than on unfolded patches, same
+  matches), in cache-sized blocks of output rows, never the full N x M score matrix;
 - `match_every` k: the matches are recomputed every k evaluations and reused in between
   (matching is most of an evaluation's cost; L-BFGS also sees a fixed loss for k steps);
 - `match_dtype` bfloat16: the score matmul in bf16 (fp32 accumulation); `auto` picks it where
-  the CPU or GPU has bf16 units, else float32 (on real features bf16 picks the fp32 match for
-  99.9% or more of the patches);
+  the CPU or GPU has bf16 units (on real features bf16 picks the fp32 match for 99.9% or
+  more of the patches; with pixel matching it saves little on a CPU);
 - the loss without unfolding: mean |unfold(f) - T|^2 = (sum cov*f^2 - 2<f, fold(T)> + |T|^2) / n,
   where cov counts the patches covering each pixel; fold(T) is built once per matching.
 ReferencePatchCritic is the straightforward implementation the bench compares against.
@@ -76,10 +77,50 @@ def match(cur: torch.Tensor, style: torch.Tensor, history=None, variety: float =
     return idx, best
 
 
+def unit_pixels(feat: torch.Tensor, k: int = 3) -> torch.Tensor:
+    """(1, C, H, W) -> (H, W, C): each pixel's feature vector divided by k * its norm, so a
+    k x k patch's score is the sum of its pixels' dot products."""
+    return (feat / (k * feat.norm(dim=1, keepdim=True).clamp_min(EPS)))[0].permute(1, 2, 0)
+
+
+@torch.no_grad()
+def match_features(cur: torch.Tensor, style: torch.Tensor, history=None, variety: float = 0.0,
+                   budget_mb: float = 16.0, dtype=torch.float32):
+    """match() on features rather than unfolded patches, with the same results, 9x fewer flops.
+
+    A 3x3 patch score is the sum of 9 pixel cosines, so the pixel-level score matrix
+    G = U V^T (C-dim dot products, not 9C) is computed once per block of output rows and the
+    patch scores are the sum of its 9 shifted views G[y+dy, x+dx, v+dy, u+dx]. Blocks of
+    output rows hold at most budget_mb (cache-sized blocks are fastest)."""
+    _, c, h, w = cur.shape
+    _, _, hs, ws = style.shape
+    u = unit_pixels(cur).to(dtype)
+    v = unit_pixels(style).reshape(hs * ws, c).to(dtype)
+    n, m = (h - 2) * (w - 2), (hs - 2) * (ws - 2)
+    rows = max(1, int(budget_mb * 2**20 // (4 * (w * hs * ws + (w - 2) * m))) - 2)
+    idx = torch.empty(n, dtype=torch.long, device=cur.device)
+    best = torch.full((m,), -float("inf"), device=cur.device)
+    penalty = variety * history if (history is not None and variety) else None
+    for y0 in range(0, h - 2, rows):
+        ny = min(rows, h - 2 - y0)
+        g = (u[y0:y0 + ny + 2].reshape(-1, c) @ v.t()).float().view(ny + 2, w, hs, ws)
+        sc = g[:ny, :w - 2, :hs - 2, :ws - 2].clone()
+        for dy in range(3):
+            for dx in range(3):
+                if dy or dx:
+                    sc += g[dy:dy + ny, dx:dx + w - 2, dy:dy + hs - 2, dx:dx + ws - 2]
+        sc = sc.view(ny * (w - 2), m)
+        best = torch.maximum(best, sc.amax(0))
+        if penalty is not None:
+            sc -= penalty
+        idx[y0 * (w - 2):(y0 + ny) * (w - 2)] = sc.argmax(1)
+    return idx, best
+
+
 class PatchCritic:
     """Patch loss on one layer: set_target(style features), then loss(current features)."""
 
-    def __init__(self, layer: str, weight: float = 1.0, variety: float = 0.0, budget_mb: float = 64.0,
+    def __init__(self, layer: str, weight: float = 1.0, variety: float = 0.0, budget_mb: float = 16.0,
                  match_every: int = 1, match_dtype: str = "float32"):
         if match_every < 1:
             raise SynthlabError(f"task.match_every must be >= 1, got {match_every}")
@@ -93,17 +134,17 @@ class PatchCritic:
         if self.dtype_name == "auto":
             self.dtype = torch.bfloat16 if fast_bf16(feat.device) else torch.float32
         self.target = patches(feat).detach()
-        self.target_n = normalised_patches(feat).detach().to(self.dtype)
+        self.style = feat.detach()
         self.history = None  # a new phase starts matching afresh
         self.calls, self.idx, self.shape = 0, None, None
 
     def match(self, feat: torch.Tensor) -> torch.Tensor:
-        cur = normalised_patches(feat.detach()).to(self.dtype)
+        feat = feat.detach()
         if self.history is None and self.variety:
             # warm-up, as doodle.py: the first evaluation of a phase matches twice so the
             # variety penalty already has a history to work from
-            _, self.history = match(cur, self.target_n, None, 0.0, self.budget_mb)
-        idx, self.history = match(cur, self.target_n, self.history, self.variety, self.budget_mb)
+            _, self.history = match_features(feat, self.style, None, 0.0, self.budget_mb, self.dtype)
+        idx, self.history = match_features(feat, self.style, self.history, self.variety, self.budget_mb, self.dtype)
         return idx
 
     def loss(self, feat: torch.Tensor) -> torch.Tensor:
@@ -130,7 +171,7 @@ class ReferencePatchCritic(PatchCritic):
 
     def match(self, feat):
         cur = normalised_patches(feat.detach())
-        scores = cur @ self.target_n.float().t()
+        scores = cur @ normalised_patches(self.style).t()
         if self.history is None and self.variety:
             self.history = scores.amax(0)
         idx = (scores - self.variety * self.history).argmax(1) if self.variety else scores.argmax(1)

@@ -26,7 +26,7 @@ class TextureSynthesis(ImageTask):
                  phases: int = 3, iterations: int = 100, layers=("conv3_1", "conv4_1"),
                  style_weight: float = 100.0, variety: float = 0.1, smoothness: float = 0.1,
                  noise_range=(0, 255), evals_per_step: int = 20, frames_every: int = 0,
-                 match_budget_mb: float = 64.0, match_every: int = 2, match_dtype: str = "auto",
+                 match_budget_mb: float = 32.0, match_every: int = 1, match_dtype: str = "auto",
                  channels_last: bool = True, critic: str = "patches", seed: int = 0, name: str = "texture"):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, seed, name)
         for key, v in (("style_weight", style_weight), ("smoothness", smoothness), ("variety", variety)):

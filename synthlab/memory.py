@@ -22,6 +22,11 @@ def require(need: float, what: str, hint: str) -> None:
                             f"is free: {hint}")
 
 
+def require_params(n: float, what: str) -> None:
+    """Refuse a network whose weights (and as much again for their initialisation) cannot fit."""
+    require(8 * n, f"{what} with {n:.3g} parameters", "use a smaller width, depth or units")
+
+
 @torch.no_grad()
 def floats_per_pixel(forward, probe: int = 64) -> float:
     """Floats of every module output per input pixel, from one forward of a probe image (conv

@@ -27,14 +27,15 @@ def render(net, coords, h: int, w: int, z: torch.Tensor | None = None, tile: int
            out: torch.Tensor | None = None) -> torch.Tensor:
     """(B, C, h, w) float32 on the CPU: net(points, z) evaluated on every pixel, tile by tile.
 
-    z: (B, z_dim) or None (B = 1). tile: points per evaluation (rows are never split)."""
+    z: (B, z_dim) or None (B = 1). tile: (image, point) pairs per evaluation (rows are never
+    split)."""
     check_size(h, w, net.channels, 1 if z is None else len(z))
     device = next(net.parameters()).device
     b = 1 if z is None else len(z)
     if z is not None:
         z = z.to(device)
     out = torch.empty(b, net.channels, h, w) if out is None else out
-    rows = max(1, tile // w)
+    rows = max(1, tile // (w * b))  # a batch of frames shares the tile: the working set stays cache-sized
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows)
         pts = coords.points(h, w, r0, r1, device)
@@ -99,3 +100,11 @@ def save_mp4(path, frames, fps: float = 24.0, invert: bool = False):
                 wr.append_data(a.repeat(3, 2) if a.shape[2] == 1 else a)
 
     return atomic_write(path, write)
+
+
+def compiled(net):
+    """The net with its forward compiled by torch.compile (fused elementwise layers): 2.4-8x
+    faster renders on a CPU after a few seconds of compiling (README Performance). Needs a C++
+    compiler on CPU; the result equals the eager render to float rounding."""
+    net.forward = torch.compile(net.forward, dynamic=True)
+    return net

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -134,3 +135,21 @@ def test_mp4_with_the_video_extra(make_cfg, tmp_path):
                   "task.animation.format=mp4", *FAST]))
     mp4 = tmp_path / "run" / "morph.mp4"
     assert mp4.stat().st_size > 1000 and mp4.read_bytes()[4:8] == b"ftyp"
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")),
+                    reason="torch.compile on CPU needs a C++ compiler")
+def test_compiled_render_equals_eager_to_rounding_and_has_no_tile_seams(make_cfg):
+    import copy
+
+    from synthlab.render import compiled
+
+    cfg = make_cfg(["task=cppn"])
+    net = instantiate(cfg.network).eval()
+    c = Coords("symmetric", 8.0)
+    z = torch.randn(2, net.z_dim, generator=torch.Generator().manual_seed(0))
+    eager = render(net, c, 60, 80, z, 1 << 10)
+    fast = compiled(copy.deepcopy(net))
+    tiled, one = render(fast, c, 60, 80, z, 1 << 10), render(fast, c, 60, 80, z, 60 * 80 * 2)
+    assert torch.equal(tiled, one)
+    assert torch.allclose(tiled, eager, atol=1e-3)

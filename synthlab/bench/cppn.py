@@ -39,13 +39,13 @@ def worker(spec: dict) -> dict:
 
     from synthlab.bench.texture import compose_cfg
     from synthlab.nets.cppn import Coords
-    from synthlab.render import render
+    from synthlab.render import compiled, render
     from synthlab.run import instantiate
 
     cfg = compose_cfg(["task=cppn", "seed=0", *spec["net"]])
     net = instantiate(cfg.network).to(spec["device"]).eval()
     if spec.get("compile"):
-        net.forward = torch.compile(net.forward, dynamic=True)
+        compiled(net)
     coords = Coords("symmetric", 8.0)
     frames = spec.get("frames", 1)
     z = torch.randn(frames, net.z_dim, generator=torch.Generator().manual_seed(0)) if net.z_dim else None

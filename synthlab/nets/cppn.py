@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
+from synthlab.memory import require_params
 from synthlab.nets.layers import Dense, Normal, init_layers
 
 
@@ -84,6 +85,8 @@ class CPPN(nn.Module):
         if bias not in ("all", "first", "none"):
             raise SynthlabError(f"network.bias must be all, first or none, got {bias!r}")
         widths = [width if schedule == "constant" else max(1, width >> i) for i in range(depth + 1)]
+        require_params((in_dim + z_dim) * widths[0] + sum(a * b for a, b in zip(widths, widths[1:]))
+                       + widths[-1] * channels, "network=cppn")
         self.in_dim, self.z_dim, self.channels = in_dim, z_dim, channels
         self.coord_in = Dense(in_dim, widths[0], bias=bias != "none" and z_dim == 0)
         self.z_in = Dense(z_dim, widths[0], bias=bias != "none") if z_dim else None
@@ -123,6 +126,8 @@ class ResidualCPPN(nn.Module):
         super().__init__()
         if min(blocks, width, sub_depth, channels, z_dim) < 1:
             raise SynthlabError("resnet_cppn needs blocks, width, sub_depth, channels and z_dim >= 1")
+        require_params(blocks * (sub_depth + 1) * width * (width + 1) + (in_dim + z_dim + channels) * width,
+                       "network=resnet_cppn")
         self.in_dim, self.z_dim, self.channels, self.z_scale = in_dim, z_dim, channels, z_scale
         self.coord_in = Dense(in_dim, width, bias=False)
         self.z_in = Dense(z_dim, width)

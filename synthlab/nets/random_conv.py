@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
+from synthlab.memory import require_params
 from synthlab.nets.layers import init_layers, run_taps
 
 
@@ -26,6 +27,8 @@ class RandomConvNet(nn.Module):
         if len(widths) != len(convs) or min(convs) < 1:
             raise SynthlabError(f"network.widths {list(widths)} and network.convs {list(convs)} must "
                                 "have equal length and every stage at least one layer")
+        ws = [max(1, round(w * units)) for w in widths]
+        require_params(sum(9 * a * b * n * depth for a, b, n in zip([in_channels] + ws, ws, convs)), "network=random_conv")
         layers = OrderedDict()
         c = in_channels
         for s, (w, n) in enumerate(zip(widths, convs), start=1):

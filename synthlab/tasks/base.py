@@ -61,9 +61,9 @@ class ImageTask(pl.LightningModule):
                  frames_every: int = 0, seed: int = 0, name: str = "image"):
         super().__init__()
         self.automatic_optimization = False  # phases swap the image and the optimiser
-        if phases < 1 or iterations < 1 or evals_per_step < 1:
-            raise SynthlabError(f"task.phases, task.iterations and task.evals_per_step must be >= 1, "
-                                f"got {phases}, {iterations}, {evals_per_step}")
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in (phases, iterations, evals_per_step)):
+            raise SynthlabError(f"task.phases, task.iterations and task.evals_per_step must be integers >= 1, "
+                                f"got {phases!r}, {iterations!r}, {evals_per_step!r}")
         self.optim_factory, self.phases, self.iterations = optim, phases, iterations
         self.evals_per_step, self.frames_every, self.seed, self.name = evals_per_step, frames_every, seed, name
         self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))
@@ -71,7 +71,7 @@ class ImageTask(pl.LightningModule):
         self.out_dir = None  # set by run(): frames are written under it
         self.next_frame = frames_every
         self.history = []  # (phase, evals, loss) after every step
-        self.schedule = [p for p in range(phases) for _ in range(math.ceil(iterations / evals_per_step))]
+        self.steps_per_phase = math.ceil(iterations / evals_per_step)  # phase of step i: i // this
         self.phase_seconds = [0.0] * phases
 
     # --- to be given by each task ------------------------------------------------------------
@@ -102,7 +102,7 @@ class ImageTask(pl.LightningModule):
         return tuple(max(1, round(v * self.scale(phase))) for v in hw)
 
     def train_dataloader(self):
-        return steps_loader(len(self.schedule))
+        return steps_loader(self.phases * self.steps_per_phase)
 
     def configure_optimizers(self):
         return None  # built per phase in start_phase(): the image changes size
@@ -151,7 +151,7 @@ class ImageTask(pl.LightningModule):
         return float(loss.detach())
 
     def training_step(self, batch, batch_idx):
-        phase = self.schedule[batch_idx]
+        phase = batch_idx // self.steps_per_phase
         if phase != self.phase:
             self.start_phase(phase)
         n = min(self.evals_per_step, self.iterations - self.phase_evals)
@@ -163,7 +163,7 @@ class ImageTask(pl.LightningModule):
         if self.frames_every and self.evals >= self.next_frame:
             self.next_frame = (self.evals // self.frames_every + 1) * self.frames_every
             self.log_frame(f"eval{self.evals:05d}")
-        if batch_idx + 1 == len(self.schedule) or self.schedule[batch_idx + 1] != phase:
+        if (batch_idx + 1) % self.steps_per_phase == 0:  # the phase's last step
             with torch.no_grad():
                 self.image.clamp_(*self.value_range)  # L-BFGS-B had bounds; torch's has none
             self.log_frame(f"phase{phase}")

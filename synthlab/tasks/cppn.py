@@ -16,7 +16,7 @@ from synthlab.errors import SynthlabError
 from synthlab.io import save_png
 from synthlab.metrics import complexity
 from synthlab.nets.cppn import Coords, n_params
-from synthlab.render import check_size, render, save_gif, save_mp4, timeline
+from synthlab.render import check_size, compiled, render, save_gif, save_mp4, timeline
 from synthlab.tasks.base import image_size, steps_loader
 
 KINDS = ("none", "morph", "zoom", "weights")
@@ -27,9 +27,12 @@ class CPPNTask(pl.LightningModule):
 
     def __init__(self, net, size=(512, 512), coords: str = "symmetric", scale: float = 1.0, zoom: float = 1.0,
                  z_dist: str = "normal", z_scale: float = 1.0, z=None, images: int = 1, animation=None,
-                 tile: int = 1 << 18, invert: bool = False, seed: int = 0, name: str = "cppn"):
+                 tile: int = 1 << 18, invert: bool = False, compile: bool = False, seed: int = 0,
+                 name: str = "cppn"):
         super().__init__()
         self.net, self.size, self.images, self.tile, self.invert = net, image_size(size), images, tile, invert
+        if compile:
+            compiled(net)
         self.coords = Coords(coords, scale, zoom, use_r=net.in_dim == 3)
         self.anim = dict(animation or {})
         self.kind = self.anim.get("kind", "none")

@@ -47,7 +47,7 @@ def test_skimage_exemplars_offline():
 
 
 @pytest.mark.parametrize("content, words", [
-    (b"", "cannot read"), (b"not an image at all", "cannot read"),
+    (b"", "is empty"), (b"not an image at all", "cannot read"),
 ])
 def test_unreadable_files_are_named(tmp_path, content, words):
     p = tmp_path / "bad.png"

@@ -128,7 +128,7 @@ class PatchCritic:
             raise SynthlabError(f"task.match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
         self.layer, self.weight, self.variety, self.budget_mb = layer, weight, variety, budget_mb
         self.match_every, self.dtype_name, self.dtype = match_every, match_dtype, DTYPES[match_dtype]
-        self.target = self.target_n = self.history = None
+        self.target = self.style = self.history = None
 
     def set_target(self, feat: torch.Tensor) -> None:
         if self.dtype_name == "auto":
@@ -136,15 +136,19 @@ class PatchCritic:
         self.target = patches(feat).detach()
         self.style = feat.detach()
         self.history = None  # a new phase starts matching afresh
-        self.calls, self.idx, self.shape = 0, None, None
+        self.calls, self.shape = 0, None
+
+    def search(self, feat, history, variety):
+        """(idx, best score per style patch) of the nearest style patches."""
+        return match_features(feat, self.style, history, variety, self.budget_mb, self.dtype)
 
     def match(self, feat: torch.Tensor) -> torch.Tensor:
         feat = feat.detach()
         if self.history is None and self.variety:
             # warm-up, as doodle.py: the first evaluation of a phase matches twice so the
             # variety penalty already has a history to work from
-            _, self.history = match_features(feat, self.style, None, 0.0, self.budget_mb, self.dtype)
-        idx, self.history = match_features(feat, self.style, self.history, self.variety, self.budget_mb, self.dtype)
+            _, self.history = self.search(feat, None, 0.0)
+        idx, self.history = self.search(feat, self.history, self.variety)
         return idx
 
     def loss(self, feat: torch.Tensor) -> torch.Tensor:
@@ -157,26 +161,22 @@ class PatchCritic:
     @torch.no_grad()
     def _prepare(self, feat, idx):
         """Everything the loss needs from the matches: fold(T), |T|^2, the patch coverage."""
-        _, c, h, w = feat.shape
+        h, w = feat.shape[-2:]
         t = self.target[idx].double()
-        self.idx, self.shape, self.n = idx, feat.shape, t.numel()
+        if feat.shape != self.shape:  # how many patches cover each pixel: depends on the size only
+            ones = torch.ones(1, 9, t.shape[0], dtype=torch.float64, device=feat.device)
+            self.cov, self.shape = F.fold(ones, (h, w), 3), feat.shape
+        self.n = t.numel()
         self.fold_t = F.fold(t.t()[None], (h, w), 3)
         self.t_sq = t.square().sum()
-        self.cov = F.fold(torch.ones(1, 9, t.shape[0], dtype=torch.float64, device=feat.device), (h, w), 3)
 
 
 class ReferencePatchCritic(PatchCritic):
-    """The straightforward implementation: the full fp32 score matrix at every evaluation, the
-    loss on unfolded patches. Same results as PatchCritic with match_every 1 (the bench's baseline)."""
+    """The straightforward implementation: the full fp32 score matrix of unfolded patches at
+    every evaluation (one block), the loss on unfolded patches. The bench's baseline."""
 
-    def match(self, feat):
-        cur = normalised_patches(feat.detach())
-        scores = cur @ normalised_patches(self.style).t()
-        if self.history is None and self.variety:
-            self.history = scores.amax(0)
-        idx = (scores - self.variety * self.history).argmax(1) if self.variety else scores.argmax(1)
-        self.history = scores.amax(0)
-        return idx
+    def search(self, feat, history, variety):
+        return match(normalised_patches(feat), normalised_patches(self.style), history, variety, budget_mb=1e12)
 
     def loss(self, feat):
         return self.weight * F.mse_loss(patches(feat), self.target[self.match(feat)])

@@ -67,3 +67,36 @@ def checkpoint_io():
             atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
     return AtomicCheckpointIO()
+
+
+def load_weights(path, what: str = "checkpoint", hint: str = ""):
+    """torch.load(weights_only=True) of a file, or one line naming the file and the problem
+    (missing, truncated, a pickle with code, not a torch file), then `hint`."""
+    from synthlab.errors import SynthlabError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SynthlabError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise SynthlabError(f"cannot read {what} {path} ({type(e).__name__}: {msg}){hint}") from None
+
+
+def check_state(own: dict, state, where: str, ignore: tuple = ()) -> None:
+    """A state dict that fits `own` key by key and shape by shape, or one line naming the first
+    mismatch and how many there are. `ignore`: key prefixes `state` may carry on top."""
+    from synthlab.errors import SynthlabError
+
+    if not isinstance(state, dict):
+        raise SynthlabError(f"{where} holds a {type(state).__name__}, not a state dict")
+    missing = sorted(set(own) - set(state))
+    extra = sorted(k for k in set(state) - set(own) if not (ignore and k.startswith(ignore)))
+    shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or extra or shape:
+        k = (shape or missing or extra)[0]
+        how = (f"has shape {tuple(state[k].shape)} where the config gives {tuple(own[k].shape)}" if shape
+               else "is missing" if missing else "is not in this config")
+        raise SynthlabError(f"{where} does not fit this config: key {k!r} {how} "
+                            f"({len(missing)} missing, {len(extra)} unexpected, {len(shape)} wrong shapes)")

@@ -3,15 +3,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
+from synthlab.config import CONF, compose  # noqa: F401  (CONF: tests read conf/ through it)
+
 ROOT = Path(__file__).resolve().parents[1]
-CONF = str(ROOT / "conf")
-SHARED = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -26,9 +25,7 @@ def make_cfg(tmp_path):
     """Compose the real config (as the CLI would) with overrides, writing into tmp_path."""
 
     def make(overrides=(), out=None):
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        cfg = compose(overrides, hydra=True)
         out = Path(out or tmp_path / "run")
         with open_dict(cfg):
             cfg.hydra.runtime.output_dir = str(out)
@@ -39,8 +36,29 @@ def make_cfg(tmp_path):
             del cfg["hydra"]
         return cfg
 
-    yield make
-    GlobalHydra.instance().clear()
+    return make
+
+
+def write_mnist(root: Path, n: int = 600, seed: int = 0) -> Path:
+    """A small MNIST stand-in in the official IDX layout (t10k files, raw): class c is a bright
+    bar at a class-specific place plus noise, so a classifier can learn it. The tests need no
+    download and no ../shared."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n, dtype=np.uint8) % 10
+    imgs = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)
+    for i, c in enumerate(labels):
+        r = 3 + 2 * int(c)
+        imgs[i, r:r + 3, 4:24] = 255
+    root.mkdir(parents=True, exist_ok=True)
+    head = bytes([0, 0, 8, 3]) + b"".join(int(v).to_bytes(4, "big") for v in imgs.shape)
+    (root / "t10k-images-idx3-ubyte").write_bytes(head + imgs.tobytes())
+    (root / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels.tobytes())
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist(tmp_path_factory) -> Path:
+    return write_mnist(tmp_path_factory.mktemp("data") / "mnist")
 
 
 def cli(*args, cwd=None, timeout=300):

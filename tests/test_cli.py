@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED, TINY, cli
+from conftest import TINY, cli
 
 pytestmark = pytest.mark.slow
 
@@ -20,6 +20,17 @@ def test_cli_writes_png_metrics_and_offline_wandb_run(tmp_path):
     assert m["status"] == "ok" and m["swd"] > 0
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    import numpy as np
+    from PIL import Image
+
+    media = sorted((runs[0] / "files" / "media" / "images").glob("*.png"))
+    assert {p.name.split("_")[0] for p in media} == {"frames", "result"}
+    for p in media:  # the logged images are the pictures, not black (wandb casts floats without scaling)
+        a = np.asarray(Image.open(p).convert("RGB")).astype(int)
+        assert a.max() > 100 and a.std() > 10, (p.name, a.min(), a.max())
+    final = np.asarray(Image.open(out / "texture.png").convert("RGB")).astype(int)
+    logged = [np.asarray(Image.open(p).convert("RGB")).astype(int) for p in media if p.name.startswith("result")]
+    assert len(logged) == 1 and np.abs(logged[0] - final).max() <= 1  # the result is the saved texture
 
 
 def test_default_output_folder_is_task_date_time(tmp_path):
@@ -103,11 +114,13 @@ def test_bench_cppn_measures_each_render_in_its_own_process(tmp_path):
     assert [row["batch"] for row in data["animation"]] == [1, 2]
 
 
-def test_bench_gan_and_sweep_overhead(tmp_path):
-    r = cli("bench", "gan", "--data", str(SHARED / "mnist"), "--batch", "40", "--chunks", "20", "--reps", "1",
+def test_bench_gan_and_sweep_overhead(tmp_path, mnist):
+    r = cli("bench", "gan", "--data", str(mnist), "--batch", "40", "--chunks", "20", "--reps", "1", "--fit-batches", "1",
             "--json", str(tmp_path / "g.json"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    steps = json.loads((tmp_path / "g.json").read_text())["gan"]["steps"]
+    data = json.loads((tmp_path / "g.json").read_text())["gan"]
+    steps = data["steps"]
+    assert data["fit"]["s_per_batch"] > 0
     assert [s["step"] for s in steps] == ["generator, one graph (reference)", "generator, chunks of 20", "discriminator"]
     assert all(s["images_per_s"] > 0 for s in steps)
     r = cli("bench", "sweep", "--jobs", "2", "--loggers", "none", "--json", str(tmp_path / "s.json"), cwd=tmp_path)

@@ -10,7 +10,7 @@ from synthlab.metrics import complexity
 from synthlab.nets.cppn import CPPN, Coords, ResidualCPPN, n_params
 from synthlab.nets.layers import Normal
 from synthlab.render import check_size, render, timeline
-from synthlab.run import instantiate, run
+from synthlab.run import build, instantiate, run
 
 FAST = ["logger=none", "trainer.enable_progress_bar=false"]
 
@@ -87,10 +87,10 @@ def test_cppn_run_writes_png_and_morph_gif(make_cfg, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["zoom", "weights"])
-def test_zoom_and_weight_animations_change_from_frame_to_frame(make_cfg, kind):
+def test_zoom_and_weight_animations_change_from_frame_to_frame(make_cfg, tmp_path, kind):
     cfg = make_cfg(["task=cppn", "task.size=[24,24]", f"task.animation.kind={kind}", "task.animation.frames=3",
                     "task.animation.pingpong=false", *FAST])
-    task = instantiate(cfg.task, net=instantiate(cfg.network))
+    task = build(cfg, tmp_path)
     for i in range(len(task.jobs)):
         task.predict_step(i)
     assert len(task.frames) == 3
@@ -98,18 +98,18 @@ def test_zoom_and_weight_animations_change_from_frame_to_frame(make_cfg, kind):
     assert torch.equal(task.stills[0], render(task.net, task.coords, 24, 24, task.zs[:1])[0])  # net restored
 
 
-def test_bad_cppn_input_is_named(make_cfg):
+def test_bad_cppn_input_is_named(make_cfg, tmp_path):
     for override, words in [("task.coords=polar", "coordinate mode"), ("task.size=[0,10]", "positive"),
                             ("task.z=[1,2]", "z_dim is 8"), ("task.animation.kind=spin", "morph"),
                             ("task.size=[1000000,1000000]", "GiB")]:
         cfg = make_cfg(["task=cppn", override, *FAST])
         with pytest.raises(SynthlabError, match=words):
-            instantiate(cfg.task, net=instantiate(cfg.network))
+            build(cfg, tmp_path)
 
 
-def test_fixed_z_is_used(make_cfg):
+def test_fixed_z_is_used(make_cfg, tmp_path):
     cfg = make_cfg(["task=cppn", "task.z=[1,2,3,4,5,6,7,8]", "task.z_scale=2", *FAST])
-    task = instantiate(cfg.task, net=instantiate(cfg.network))
+    task = build(cfg, tmp_path)
     assert task.zs[0].tolist() == [2, 4, 6, 8, 10, 12, 14, 16]
 
 
@@ -140,8 +140,6 @@ def test_mp4_with_the_video_extra(make_cfg, tmp_path):
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")),
                     reason="torch.compile on CPU needs a C++ compiler")
 def test_compiled_render_equals_eager_to_rounding_and_has_no_tile_seams(make_cfg):
-    import copy
-
     from synthlab.render import compiled
 
     cfg = make_cfg(["task=cppn"])
@@ -149,7 +147,7 @@ def test_compiled_render_equals_eager_to_rounding_and_has_no_tile_seams(make_cfg
     c = Coords("symmetric", 8.0)
     z = torch.randn(2, net.z_dim, generator=torch.Generator().manual_seed(0))
     eager = render(net, c, 60, 80, z, 1 << 10)
-    fast = compiled(copy.deepcopy(net))
-    tiled, one = render(fast, c, 60, 80, z, 1 << 10), render(fast, c, 60, 80, z, 60 * 80 * 2)
+    fast = compiled(net)
+    tiled, one = render(net, c, 60, 80, z, 1 << 10, fn=fast), render(net, c, 60, 80, z, 60 * 80 * 2, fn=fast)
     assert torch.equal(tiled, one)
     assert torch.allclose(tiled, eager, atol=1e-3)

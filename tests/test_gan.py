@@ -6,14 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED
 from synthlab import SynthlabError
-from synthlab.data.mnist import load_mnist, random_crops, read_idx
-from synthlab.run import instantiate, run
+from synthlab.data.mnist import center_crop, load_mnist, random_crops, read_idx
+from synthlab.run import build, run
 
-MNIST = SHARED / "mnist"
 FAST = ["logger=none", "trainer.enable_progress_bar=false"]
-needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason="../shared/data/mnist not present")
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -46,12 +43,9 @@ def test_bad_idx_files_are_named(tmp_path):
         read_idx(p)
 
 
-@needs_mnist
-def test_corrupt_official_gz_fails_its_md5(tmp_path):
+def test_an_official_name_with_other_contents_fails_its_md5(tmp_path):
     dst = tmp_path / "t10k-labels-idx1-ubyte.gz"
-    data = bytearray((MNIST / dst.name).read_bytes())
-    data[100] ^= 0xFF
-    dst.write_bytes(bytes(data))
+    dst.write_bytes(gzip.compress(idx_bytes(np.zeros(10))))
     with pytest.raises(SynthlabError, match="md5"):
         read_idx(dst)
 
@@ -74,10 +68,14 @@ def test_random_crops():
         assert any(torch.equal(c[i, 0], full[i, oy:oy + 26, ox:ox + 26]) for oy in range(3) for ox in range(3))
 
 
-def test_chunked_generator_step_equals_one_big_pass(make_cfg):
-    cfg = make_cfg(["task=gan", "network.blocks=3", *FAST])
-    gan = instantiate(cfg.task, net=instantiate(cfg.network))
-    gan.manual_backward = lambda t, *a, **k: t.backward(*a, **k)
+def test_center_crop_is_the_middle_window():
+    x = torch.arange(28 * 28, dtype=torch.int64).reshape(1, 28, 28).to(torch.uint8)
+    assert torch.equal(center_crop(x, 24)[0, 0], x[0, 2:26, 2:26].float() / 255)
+    assert center_crop(x, 26).shape == (1, 1, 26, 26)
+
+
+def test_chunked_generator_step_equals_one_big_pass(make_cfg, tmp_path, mnist):
+    gan = build(make_cfg(["task=gan", f"data.root={mnist}", "network.blocks=3", *FAST]), tmp_path)
     gan.E.eval()  # no dropout, so both passes see the same network
     x, y = torch.rand(6, 1, 26, 26), torch.randint(0, 10, (6,))
     grads = []
@@ -85,15 +83,52 @@ def test_chunked_generator_step_equals_one_big_pass(make_cfg):
         gan.chunk = chunk
         torch.manual_seed(0)
         opt = torch.optim.SGD(list(gan.E.parameters()) + list(gan.G.parameters()), lr=0.0)
-        gan.g_update(opt, x, y)
+        gan.g_update(opt, x, y, backward=torch.Tensor.backward)
         grads.append([p.grad.clone() for p in list(gan.E.parameters()) + list(gan.G.parameters())])
     for a, b in zip(*grads):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
 
 
-@needs_mnist
-def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path):
-    base = ["task=gan", f"data.root={MNIST}", "data.limit=64", "data.batch_size=32", "network.blocks=2", "logger=csv",
+def test_the_optim_group_sets_the_gan_optimisers(make_cfg, tmp_path, mnist):
+    """optim.lr and optim.betas are what every GAN optimiser uses (the group is not decoration)."""
+    for lr in (0.01, 0.001):
+        gan = build(make_cfg(["task=gan", f"data.root={mnist}", f"optim.lr={lr}", "optim.betas=[0.5,0.9]", *FAST]),
+                    tmp_path)
+        opts = gan.configure_optimizers()
+        assert len(opts) == 3 and all(isinstance(o, torch.optim.Adam) for o in opts)
+        assert all(g["lr"] == lr and tuple(g["betas"]) == (0.5, 0.9) for o in opts for g in o.param_groups)
+
+
+def test_groups_a_task_does_not_use_are_not_composed(make_cfg):
+    """Each task composes only the groups it is built from."""
+    want = {"texture": {"network", "optim", "critic"}, "fc_style": {"network", "optim", "critic"},
+            "cppn": {"network"}, "conv_cppn": {"network"}, "gan": {"network", "optim", "data"},
+            "mnist_classifier": {"optim", "data"}, "gan_sample": set()}
+    for task, groups in want.items():
+        cfg = make_cfg([f"task={task}"])
+        assert {g for g in ("network", "optim", "critic", "data") if g in cfg} == groups, task
+
+
+@pytest.mark.parametrize("crop", [24, 26])
+def test_any_crop_trains_and_samples(make_cfg, tmp_path, mnist, crop):
+    """data.crop is the one source of the GAN's size: training, sample sheets and gan_sample."""
+    out = tmp_path / "outputs" / "gan" / "d" / "t"
+    m = run(make_cfg(["task=gan", f"data.root={mnist}", f"data.crop={crop}", "data.limit=64", "data.batch_size=32",
+                      "network.blocks=2", "trainer.max_epochs=1", "task.g_steps=1", "task.d_steps=1", *FAST], out=out))
+    assert m["epochs"] == 1
+    from PIL import Image
+
+    sheet = Image.open(out / "samples" / "epoch001.png")
+    assert sheet.size[0] == 10 * (crop + 2) + 2 and (sheet.size[1] - 2) % (crop + 2) == 0  # crop-sized cells
+    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",
+                      "task.size=[40,40]", "task.per_class=1", "task.random=2", "task.morph=false", *FAST],
+                     out=tmp_path / "sample"))
+    assert s["size"] == [40, 40]
+    assert Image.open(tmp_path / "sample" / "class_grid.png").size == (crop + 4, 10 * (crop + 2) + 2)  # a digit a row
+
+
+def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path, mnist):
+    base = ["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2", "logger=csv",
             "task.g_steps=2", "task.d_steps=2", *FAST]
     out = tmp_path / "outputs" / "gan" / "d" / "t1"
     m = run(make_cfg(base + ["trainer.max_epochs=1"], out=out))
@@ -106,7 +141,7 @@ def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path):
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch000.ckpt", "epoch001.ckpt", "last.ckpt"]
     assert (out / "samples" / "epoch002.png").exists() and (out / "metrics.json").exists()
 
-    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={MNIST}",
+    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",
                       "task.size=[64,48]", "task.per_class=2", "task.random=4", "task.morph_size=20",
                       "task.morph_frames=3", *FAST], out=tmp_path / "sample"))
     assert s["morph_frames"] == 30
@@ -121,24 +156,31 @@ def test_sampling_a_wrong_or_missing_checkpoint_is_named(tmp_path, make_cfg):
     for path, words in [(tmp_path / "other.ckpt", "not a task=gan checkpoint"), (tmp_path / "no.ckpt", "not found")]:
         cfg = make_cfg(["task=gan_sample", f"task.checkpoint={path}", *FAST])
         with pytest.raises(SynthlabError, match=words):
-            instantiate(cfg.task)
+            build(cfg, tmp_path)
 
 
-@needs_mnist
-def test_classifier_learns(make_cfg, tmp_path):
-    m = run(make_cfg(["task=mnist_classifier", f"data.root={MNIST}", "data.limit=3000", "trainer.max_epochs=1",
-                      "task.holdout=500", *FAST]))
+def test_classifier_learns_and_scores_only_its_own_crop(make_cfg, tmp_path, mnist):
+    m = run(make_cfg(["task=mnist_classifier", f"data.root={mnist}", "trainer.max_epochs=2", "task.holdout=100",
+                      "data.limit=-100", "data.batch_size=50", *FAST]))
     assert m["holdout_acc"] > 0.7 and (tmp_path / "run" / "classifier.pt").exists()
+    cfg = make_cfg(["task=gan", f"data.root={mnist}", "data.crop=24", f"task.classifier={m['classifier']}", *FAST])
+    with pytest.raises(SynthlabError, match="scores 26x26 digits, but these are 24x24"):
+        build(cfg, tmp_path).classifier_net()
 
 
-@needs_mnist
-def test_previous_model_experiment_trains(make_cfg):
-    m = run(make_cfg(["experiment=cppn_gan_vae", f"data.root={MNIST}", "data.limit=40", "data.batch_size=20",
+def test_previous_model_experiment_trains(make_cfg, mnist):
+    m = run(make_cfg(["experiment=cppn_gan_vae", f"data.root={mnist}", "data.limit=40", "data.batch_size=20",
                       "network.width=16", "trainer.max_epochs=1", *FAST]))
     assert m["epochs"] == 1 and m["vae_loss"] > 0 and 1 <= m["g_steps"] <= 4
 
 
-def test_width_four_variant_builds(make_cfg):
-    gan = instantiate(make_cfg(["task=gan", "network.width=4", *FAST]).task,
-                      net=instantiate(make_cfg(["task=gan", "network.width=4", *FAST]).network))
+def test_previous_model_uses_optim_lr_for_vae_and_d_and_its_own_for_g(make_cfg, tmp_path, mnist):
+    gan = build(make_cfg(["experiment=cppn_gan_vae", f"data.root={mnist}", "optim.lr=0.002", *FAST]), tmp_path)
+    vae, g, d = gan.configure_optimizers()
+    assert [o.param_groups[0]["lr"] for o in (vae, g, d)] == [0.002, 0.005, 0.002]
+    assert gan.D.head.out_features == 1 and tuple(vae.param_groups[0]["betas"]) == (0.65, 0.999)
+
+
+def test_width_four_variant_builds(make_cfg, tmp_path, mnist):
+    gan = build(make_cfg(["task=gan", f"data.root={mnist}", "network.width=4", *FAST]), tmp_path)
     assert gan.G.blocks[0][0].weight.shape == (4, 4)

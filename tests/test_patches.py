@@ -44,11 +44,11 @@ def test_variety_penalty_equals_brute_force():
 def test_critic_loss_is_zero_on_the_target_and_pulls_towards_matches():
     g = torch.Generator().manual_seed(2)
     sty = torch.randn(1, 8, 10, 10, generator=g)
-    critic = PatchCritic("x", weight=100.0)
-    critic.set_target(sty)
-    assert critic.loss(sty).item() < 1e-10
+    critic = PatchCritic(["x"], weight=100.0)
+    critic.set_target({"x": sty})
+    assert critic.loss({"x": sty}).item() < 1e-10
     cur = torch.randn(1, 8, 10, 10, generator=g, requires_grad=True)
-    loss = critic.loss(cur)
+    loss = critic.loss({"x": cur})
     loss.backward()
     assert loss.item() > 0 and cur.grad.abs().sum() > 0
 
@@ -65,9 +65,9 @@ def _critics(variety, **kw):
 
     g = torch.Generator().manual_seed(3)
     sty = torch.randn(1, 8, 12, 11, generator=g)
-    fast, ref = PatchCritic("x", 100.0, variety, **kw), ReferencePatchCritic("x", 100.0, variety)
-    fast.set_target(sty)
-    ref.set_target(sty)
+    fast, ref = PatchCritic(["x"], 100.0, variety, **kw), ReferencePatchCritic(["x"], 100.0, variety)
+    fast.set_target({"x": sty})
+    ref.set_target({"x": sty})
     return fast, ref, g
 
 
@@ -77,7 +77,7 @@ def test_unfold_free_loss_equals_the_reference_loss_and_gradient():
         cur = torch.randn(1, 8, 10, 13, generator=g)
         for _ in range(3):  # several evaluations: the variety history evolves the same way
             a, b = cur.clone().requires_grad_(), cur.clone().requires_grad_()
-            la, lb = fast.loss(a), ref.loss(b)
+            la, lb = fast.loss({"x": a}), ref.loss({"x": b})
             la.backward(), lb.backward()
             assert torch.allclose(la, lb, rtol=1e-5)
             assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-7)
@@ -86,18 +86,16 @@ def test_unfold_free_loss_equals_the_reference_loss_and_gradient():
 
 def test_matches_are_reused_for_k_evaluations_and_reset_by_a_new_target():
     fast, _, g = _critics(0.5, match_every=3)
-    calls = []
-    real = fast.match
-    fast.match = lambda feat: calls.append(1) or real(feat)
+    part = fast.parts["x"]
     cur = torch.randn(1, 8, 10, 13, generator=g)
     for _ in range(7):
-        fast.loss(cur + 0.1 * torch.randn(cur.shape, generator=g))
-    assert len(calls) == 3  # evaluations 0, 3 and 6
-    fast.set_target(torch.randn(1, 8, 12, 11, generator=g))
-    fast.loss(cur)
-    assert len(calls) == 4  # a new phase matches at once
-    fast.loss(torch.randn(1, 8, 14, 14, generator=g))
-    assert len(calls) == 5  # so does a new feature size
+        fast.loss({"x": cur + 0.1 * torch.randn(cur.shape, generator=g)})
+    assert part.matches == 3  # evaluations 0, 3 and 6
+    fast.set_target({"x": torch.randn(1, 8, 12, 11, generator=g)})
+    fast.loss({"x": cur})
+    assert part.matches == 1  # a new phase matches at once (and counts afresh)
+    fast.loss({"x": torch.randn(1, 8, 14, 14, generator=g)})
+    assert part.matches == 2  # so does a new feature size
 
 
 def test_bf16_matching_agrees_with_fp32_on_nearly_every_patch():
@@ -117,9 +115,13 @@ def test_bad_critic_options_are_named():
     from synthlab.errors import SynthlabError
 
     with pytest.raises(SynthlabError, match="match_every"):
-        PatchCritic("x", match_every=0)
+        PatchCritic(["x"], match_every=0)
     with pytest.raises(SynthlabError, match="float32, bfloat16, float16"):
-        PatchCritic("x", match_dtype="int8")
+        PatchCritic(["x"], match_dtype="int8")
+    with pytest.raises(SynthlabError, match="layers"):
+        PatchCritic("x")
+    with pytest.raises(SynthlabError, match="weight"):
+        PatchCritic(["x"], weight=float("inf"))
 
 
 def test_pixel_matching_equals_patch_matching_in_any_block_size():

@@ -7,24 +7,26 @@ import torch
 from PIL import Image
 
 from synthlab import SynthlabError
-from synthlab.run import instantiate, run
+from synthlab.losses import Critic
+from synthlab.run import build, run
 from conftest import TINY
 
 
 def _task(make_cfg, extra=()):
     cfg = make_cfg(TINY + list(extra))
-    return cfg, instantiate(cfg.task, net=instantiate(cfg.network), optim=instantiate(cfg.optim))
+    return cfg, build(cfg, cfg.out_dir)
 
 
 @pytest.mark.parametrize("optim", ["lbfgs", "adam"])
 def test_loss_falls(make_cfg, optim):
+    """The solver runs the task's loss without a Trainer (plain autograd)."""
     cfg, task = _task(make_cfg, [f"optim={optim}", "task.phases=1", "task.iterations=30", "task.evals_per_step=10"])
-    task.manual_backward = lambda loss: loss.backward()  # outside a Trainer
     task.start_phase(0)
     with torch.no_grad():
         first = float(task.loss())
     for _ in range(3):
-        task.run_evals(10)
+        task.solver.spend(10, task.loss)
+    assert task.solver.evals >= 30
     with torch.no_grad():
         last = float(task.loss())
     assert last < 0.5 * first, (first, last)
@@ -56,43 +58,77 @@ def test_output_size_may_differ_from_exemplar(make_cfg, tmp_path):
     assert Image.open(tmp_path / "run" / "texture.png").size == (80, 56)
 
 
-@pytest.mark.parametrize("fast", [["task.channels_last=true"], ["task.match_every=3", "task.match_dtype=bfloat16"]])
+@pytest.mark.parametrize("fast", [["task.channels_last=true"],
+                                  ["critic.patches.match_every=3", "critic.patches.match_dtype=bfloat16"]])
 def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
     cfg, task = _task(make_cfg, ["task.phases=1", "task.iterations=30", *fast])
-    ref_cfg, ref = _task(make_cfg, ["task.phases=1", "task.critic=reference"])
+    ref_cfg, ref = _task(make_cfg, ["task.phases=1", "critic=reference"])
     for t in (task, ref):
-        t.manual_backward = lambda loss: loss.backward()
         t.start_phase(0)
     with torch.no_grad():
         first, ref_first = float(task.loss()), float(ref.loss())
     if fast[0] == "task.channels_last=true":  # the same function, another memory layout
         assert first == pytest.approx(ref_first, rel=1e-4)
-    task.run_evals(30)
+    task.solver.spend(30, task.loss)
     with torch.no_grad():
         assert float(task.loss()) < 0.5 * first
 
 
 @pytest.mark.parametrize("override, words", [
-    ("task.critic=fast", "patches, reference"),
-    ("task.match_every=0", "match_every"),
+    ("critic.patches.match_every=0", "match_every"),
+    ("critic.patches.weight=nan", "weight must be a finite number"),
+    ("critic.patches.variety=-1", "variety"),
+    ("critic.gram.layers=[conv9_1]", "conv9_1"),
     ("task.size=[16,16]", "too small"),
     ("task.size=[0,64]", "positive"),
-    ("task.style_weight=0", "style_weight"),
     ("task.smoothness=-1", "smoothness"),
     ("task.exemplar=/no/such/file.png", "not found"),
     ("task.exemplar=skimage:moon", "skimage:grass"),
-    ("task.layers=[conv7_1]", "conv7_1"),
+    ("critic.patches.layers=[conv7_1]", "conv7_1"),
 ])
 def test_bad_values_raise_one_clear_error(make_cfg, override, words):
+    extra = ["critic=[patches,gram]"] if override.startswith("critic.gram") else []
     with pytest.raises(SynthlabError, match=words):
-        _task(make_cfg, [override])
+        _task(make_cfg, [*extra, override])
 
 
 def test_experiment_reproduces_the_post(make_cfg):
     cfg = make_cfg(["experiment=extreme_style_machines"])
-    t, n = cfg.task, cfg.network
-    assert (t.phases, t.iterations, t.style_weight, t.variety, t.smoothness) == (4, 10, 100.0, 0.1, 0.1)
-    assert list(t.layers) == ["conv3_1", "conv4_1"]
+    t, n, c = cfg.task, cfg.network, cfg.critic
+    assert list(c) == ["patches"] and c.patches._target_ == "synthlab.losses.PatchCritic"
+    assert (t.phases, t.iterations, c.patches.weight, c.patches.variety, t.smoothness) == (4, 10, 100.0, 0.1, 0.1)
+    assert list(c.patches.layers) == ["conv3_1", "conv4_1"] and list(t.noise_range) == [0, 255]
+    assert t.exemplar_size is None and t.size is None
     assert n.activation._target_ == "torch.nn.ELU" and n.activation.alpha == 1.0
     assert n.downsampling._target_.endswith("StridedConv")
     assert n.init._target_.endswith("GlorotUniform") and n.init.bias == "zero"
+
+
+class ChannelMeans(Critic):
+    """A new loss written for this test: match each tapped layer's channel means."""
+
+    calls = 0
+
+    def set_target(self, feats):
+        self.targets = {l: feats[l].mean((2, 3)).detach() for l in self.layers}
+
+    def loss(self, feats):
+        ChannelMeans.calls += 1
+        return self.weight * sum(((feats[l].mean((2, 3)) - self.targets[l]) ** 2).sum() for l in self.layers)
+
+
+def test_a_new_critic_is_one_class_and_one_config_file(make_cfg, tmp_path):
+    """The critic seam: a class plus a YAML file in conf/critic/ (here on an extra search path),
+    used by the texture task alone or beside the others, with no change to the task."""
+    conf = tmp_path / "conf" / "critic"
+    conf.mkdir(parents=True)
+    (conf / "means.yaml").write_text(f"means:\n  _target_: {__name__}.ChannelMeans\n  layers: [conv2_1, conv3_1]\n"
+                                     "  weight: 10.0\n")
+    search = f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
+    for critics in ("means", "[patches,means]"):
+        ChannelMeans.calls = 0
+        m = run(make_cfg(TINY + [search, f"critic={critics}"], out=tmp_path / critics))
+        assert m["status"] == "ok" and ChannelMeans.calls >= m["evals"]
+        assert ("match_dtype" in m) == (critics != "means")  # the patch critic only where it was chosen
+    task = build(make_cfg(TINY + [search, "critic=means"]), tmp_path)
+    assert [type(c).__name__ for c in task.critics] == ["ChannelMeans"] and task.layers == ["conv2_1", "conv3_1"]

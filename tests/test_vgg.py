@@ -7,7 +7,7 @@ import torch
 from synthlab import SynthlabError
 from synthlab.nets import vgg as V
 from synthlab.nets.layers import GlorotUniform
-from synthlab.run import instantiate, run
+from synthlab.run import build, run
 
 FAST = ["logger=none", "trainer.enable_progress_bar=false"]
 
@@ -41,15 +41,15 @@ def test_torchvision_state_dict_loads_exactly(tmp_path):
 
 
 @pytest.mark.parametrize("edit, words", [
-    (lambda sd: sd.pop("features.34.weight"), "missing features.34.weight"),
-    (lambda sd: sd.__setitem__("extra.weight", torch.zeros(1)), "unexpected extra.weight"),
-    (lambda sd: sd.__setitem__("classifier.6.weight", torch.zeros(10, 4096)), "classifier.6.weight (10, 4096)"),
+    (lambda sd: sd.pop("features.34.weight"), "'features.34.weight' is missing"),
+    (lambda sd: sd.__setitem__("extra.weight", torch.zeros(1)), "'extra.weight' is not in this config"),
+    (lambda sd: sd.__setitem__("classifier.6.weight", torch.zeros(10, 4096)), "'classifier.6.weight' has shape (10, 4096)"),
 ])
 def test_wrong_state_dicts_are_refused_naming_the_key(tmp_path, edit, words):
     sd = torchvision_vgg19_state()
     edit(sd)
     torch.save(sd, tmp_path / "bad.pth")
-    with pytest.raises(SynthlabError, match="not torchvision VGG19") as e:
+    with pytest.raises(SynthlabError, match="does not fit this config") as e:
         _vgg(str(tmp_path / "bad.pth"))
     assert words in str(e.value)
 
@@ -96,7 +96,7 @@ def test_pool_options_and_taps():
 
 def test_fc_style_run_any_size_losses_fall(make_cfg, tmp_path):
     m = run(make_cfg(["task=fc_style", "network.weights=random", "task.size=[48,80]", "task.iterations=12",
-                      "task.evals_per_step=4", "task.content_weight=1e6", *FAST]))
+                      "task.evals_per_step=4", "critic.content.weight=1e6", *FAST]))
     assert m["weights"] == "random (untrained) VGG19" and m["size"] == [48, 80]
     assert m["final_loss"] < m["first_loss"]
     from PIL import Image
@@ -108,10 +108,11 @@ def test_fc_style_run_any_size_losses_fall(make_cfg, tmp_path):
 def test_fc_style_bad_input(make_cfg, tmp_path):
     (tmp_path / "x.txt").write_text("hello")
     for override, words in [("task.size=[24,24]", "at least 32"), (f"task.content={tmp_path}/x.txt", "cannot read image"),
-                            ("task.content_layers=[fc9]", "fc9"), ("task.init=photo", "noise or content")]:
+                            ("critic.content.layers=[fc9]", "fc9"), ("task.init=photo", "noise or content"),
+                            ("critic.gram.layer_weights=[1,2]", "2 values for 5 layers")]:
         cfg = make_cfg(["task=fc_style", "network.weights=random", override, *FAST])
         with pytest.raises(SynthlabError, match=words):
-            instantiate(cfg.task, net=instantiate(cfg.network), optim=instantiate(cfg.optim))
+            build(cfg, tmp_path)
 
 
 def test_imagenet_file_in_the_hub_cache_is_hash_checked_and_loaded(tmp_path, monkeypatch):

@@ -37,26 +37,25 @@ def worker(spec: dict) -> dict:
     """In a fresh process: build the net, render once small (warm-up), then time the render."""
     import torch
 
-    from synthlab.bench.texture import compose_cfg
+    from synthlab.config import compose
     from synthlab.nets.cppn import Coords
-    from synthlab.render import compiled, render
-    from synthlab.run import instantiate
+    from synthlab.render import render
+    from synthlab.run import build
 
-    cfg = compose_cfg(["task=cppn", "seed=0", *spec["net"]])
-    net = instantiate(cfg.network).to(spec["device"]).eval()
-    if spec.get("compile"):
-        compiled(net)
+    cfg = compose(["task=cppn", "seed=0", f"task.compile={bool(spec.get('compile'))}", *spec["net"]])
+    task = build(cfg, "outputs/bench/cppn")  # as the CLI builds it; renders here write nothing
+    net, fn = task.net.to(spec["device"]).eval(), task.forward_fn
     coords = Coords("symmetric", 8.0)
     frames = spec.get("frames", 1)
     z = torch.randn(frames, net.z_dim, generator=torch.Generator().manual_seed(0)) if net.z_dim else None
     h, w = spec["hw"]
     tile = h * w if spec["tile"] == 0 else spec["tile"]
     batch = spec.get("batch", frames)
-    render(net, coords, 64, 64, z[:batch] if z is not None else None, min(tile, 64 * 64))  # warm-up
+    render(net, coords, 64, 64, z[:batch] if z is not None else None, min(tile, 64 * 64), fn=fn)  # warm-up
     base = _mem_kb("VmRSS")
     t = time.perf_counter()
     for i in range(0, frames, batch):
-        render(net, coords, h, w, z[i:i + batch] if z is not None else None, tile)
+        render(net, coords, h, w, z[i:i + batch] if z is not None else None, tile, fn=fn)
     if spec["device"].startswith("cuda"):
         torch.cuda.synchronize()
     dt = time.perf_counter() - t

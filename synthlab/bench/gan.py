@@ -10,6 +10,8 @@ the epoch from them.
 
 import argparse
 import math
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,31 +59,30 @@ def main(argv) -> int:
     common_args(p, "gan")
     a = p.parse_args(argv)
 
-    from synthlab.bench.texture import compose_cfg
-    from synthlab.run import instantiate
+    from synthlab.config import compose
+    from synthlab.run import build, instantiate
 
-    cfg = compose_cfg(["task=gan", f"data.root={a.data}", f"data.batch_size={a.batch}", "data.download=false",
-                       "seed=0"])
-    dm = instantiate(cfg.data)
-    dm.setup()
-    x, y = next(iter(dm.train_dataloader()))
+    cfg = compose(["task=gan", f"data.root={a.data}", f"data.batch_size={a.batch}", "data.download=false",
+                   "seed=0"])
+    out = tempfile.mkdtemp(prefix="synthlab-bench-gan-")  # the --fit-batches run's checkpoints and samples
+    task = build(cfg, out).to(a.device)
+    x, y = next(iter(task.train_dataloader()))
     x, y = x.to(a.device), y.to(a.device)
-    task = instantiate(cfg.task, net=instantiate(cfg.network)).to(a.device)
-    task.manual_backward = lambda t, *args, **kw: t.backward(*args, **kw)  # outside a Trainer
+    backward = torch.Tensor.backward  # outside a Trainer: plain autograd
     g_opt, d_opt, _ = task.configure_optimizers()
     task.D.requires_grad_(False)
     rows = [{"step": "generator, one graph (reference)",
              "seconds": timed(lambda: plain_g_update(task, g_opt, x, y), a.reps, a.device)}]
     for c in a.chunks:
         task.chunk = c
-        rows.append({"step": f"generator, chunks of {c}", "seconds": timed(lambda: task.g_update(g_opt, x, y),
-                                                                          a.reps, a.device)})
+        rows.append({"step": f"generator, chunks of {c}",
+                     "seconds": timed(lambda: task.g_update(g_opt, x, y, backward), a.reps, a.device)})
     task.D.requires_grad_(True)
     fake = task.generate(torch.randn(len(x), task.G.z_dim, device=a.device)).detach()
 
     def d_step():
         loss = (10 * F.cross_entropy(task.D(x), y) + F.cross_entropy(task.D(fake), torch.full_like(y, 10))) / 11
-        task._step(d_opt, loss, list(task.D.parameters()))
+        task._step(d_opt, loss, list(task.D.parameters()), backward)
     rows.append({"step": "discriminator", "seconds": timed(d_step, a.reps, a.device)})
     ref = rows[0]["seconds"]
     batches = math.ceil(a.images / a.batch)
@@ -96,19 +97,17 @@ def main(argv) -> int:
                            ("speedup", "x reference", ".2f"), ("epoch_worst_s", "s/epoch (worst)", ".0f")]))
     result = {"batch": a.batch, "steps": rows}
     if a.fit_batches:
-        import pytorch_lightning as pl
-
         from synthlab.run import quiet_lightning
 
         quiet_lightning()
-        task = instantiate(cfg.task, net=instantiate(cfg.network))
-        trainer = pl.Trainer(accelerator="gpu" if a.device.startswith("cuda") else "cpu", devices=1, max_epochs=1,
-                             limit_train_batches=a.fit_batches, logger=False, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False)
+        task = build(cfg, out)  # fresh weights, as the CLI builds it
+        trainer = instantiate(cfg.trainer, accelerator="gpu" if a.device.startswith("cuda") else "cpu", max_epochs=1,
+                              limit_train_batches=a.fit_batches, logger=False, enable_progress_bar=False)
         t = time.perf_counter()
-        trainer.fit(task, datamodule=dm, weights_only=True)
+        trainer.fit(task, weights_only=True)
         per_batch = (time.perf_counter() - t) / a.fit_batches
         result["fit"] = {"batches": a.fit_batches, "s_per_batch": per_batch, "epoch_s": per_batch * batches}
         text += (f"\n\nreal Trainer, first {a.fit_batches} batches from scratch: {per_batch:.1f} s/batch, "
                  f"{a.batch / per_batch:.0f} images/s -> {per_batch * batches:.0f} s per {a.images}-image epoch")
+    shutil.rmtree(out, ignore_errors=True)
     return finish("gan", a, machine(a.device), result, text)

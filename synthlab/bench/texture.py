@@ -14,91 +14,73 @@ import torch
 from synthlab.bench import common_args, finish, machine, sync, table
 
 # every variant pins all four knobs, so changing the task's defaults never changes a row
+PATCHES = "critic.patches."
 VARIANTS = {
-    "reference": ["task.critic=reference", "task.match_every=1", "task.match_dtype=float32",
-                  "task.channels_last=false"],
-    "+pixel matching, unfold-free loss": ["task.critic=patches"],
-    "+channels_last": ["task.channels_last=true"],
-    "+bf16 matching": ["task.match_dtype=bfloat16"],
-    "+matches reused (k), trades SWD": ["task.match_every={k}"],
+    "reference": {"critic": "reference", "task.channels_last": "false"},
+    "+pixel matching, unfold-free loss": {"critic": "patches", PATCHES + "match_every": "1",
+                                          PATCHES + "match_dtype": "float32"},
+    "+channels_last": {"task.channels_last": "true"},
+    "+bf16 matching": {PATCHES + "match_dtype": "bfloat16"},
+    "+matches reused (k), trades SWD": {PATCHES + "match_every": "{k}"},
 }
 
 
 def variants(k: int, names=None) -> dict:
-    """Cumulative override lists, in order."""
-    out, acc = {}, []
+    """Cumulative override lists, in order (a later row's value replaces an earlier one's)."""
+    out, acc = {}, {}
     for name, ovr in VARIANTS.items():
-        acc = acc + [o.format(k=k) for o in ovr]
+        acc = {**acc, **{key: v.format(k=k) for key, v in ovr.items()}}
         label = name.replace("(k)", f"(k={k})")
         if names is None or name.split(" ")[0] in names or label in names:
-            out[label] = list(acc)
+            out[label] = [f"{key}={v}" for key, v in acc.items()]
     return out
 
 
-def compose_cfg(overrides):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from synthlab.cli import CONF
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose("config", overrides=list(overrides))
-
-
 def build(overrides, device):
-    from synthlab.run import instantiate
+    """The texture task as the CLI builds it (nothing is written until it runs)."""
+    from synthlab.config import compose
+    from synthlab.run import build as build_task
 
-    cfg = compose_cfg(overrides)
-    task = instantiate(cfg.task, net=instantiate(cfg.network), optim=instantiate(cfg.optim)).to(device)
-    return cfg, task
+    cfg = compose(overrides)
+    return cfg, build_task(cfg, "outputs/bench/texture").to(device)
+
+
+def match_seconds(task) -> float:
+    """Seconds spent matching so far, over every critic that matches (its stats say so)."""
+    return sum(c.stats().get("match_seconds", 0.0) for c in task.critics)
 
 
 def per_eval(size, overrides, evals, device):
     """Seconds per evaluation and the share in matching, at `size` px in one phase."""
     _, task = build([f"task.size=[{size},{size}]", f"task.exemplar_size={size}", "task.phases=1", "seed=0",
                      *overrides], device)
-    task.manual_backward = lambda loss: loss.backward()  # outside a Trainer
     task.start_phase(0)
-    spent = [0.0]
-    for c in task.critics:  # time every matching, whichever critic class
-        def timed(feat, _m=c.match):
-            sync(device)
-            t = time.perf_counter()
-            r = _m(feat)
-            sync(device)
-            spent[0] += time.perf_counter() - t
-            return r
-        c.match = timed
-    task.run_evals(2)  # warm-up: allocator, kernels, the first matching
-    spent[0], n0 = 0.0, task.evals
+    task.solver.spend(2, task.loss)  # warm-up: allocator, kernels, the first matching
+    m0, n0 = match_seconds(task), task.solver.evals
     sync(device)
     t = time.perf_counter()
-    task.run_evals(evals)
+    task.solver.spend(evals, task.loss)
     sync(device)
     dt = time.perf_counter() - t
-    n = task.evals - n0
-    return {"size": size, "evals": n, "s_per_eval": dt / n, "match_share": spent[0] / dt}
+    n = task.solver.evals - n0
+    return {"size": size, "evals": n, "s_per_eval": dt / n, "match_share": (match_seconds(task) - m0) / dt}
 
 
 def synthesis(overrides, device):
     """A whole run (all phases) through a real Trainer: wall seconds and SWD."""
-    import pytorch_lightning as pl
-
     from synthlab.metrics import swd
-    from synthlab.run import quiet_lightning
+    from synthlab.run import instantiate, quiet_lightning
 
     cfg, task = build(overrides, device)
     quiet_lightning()
-    trainer = pl.Trainer(accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, max_epochs=1,
-                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)
+    trainer = instantiate(cfg.trainer, accelerator="gpu" if device.startswith("cuda") else "cpu", logger=False,
+                          enable_progress_bar=False)
     sync(device)
     t = time.perf_counter()
     trainer.fit(task, weights_only=True)
     sync(device)
     dt = time.perf_counter() - t
-    return {"seconds": dt, "evals": task.evals, "swd": swd(task.result(), task.exemplar.float().cpu())["mean"],
+    return {"seconds": dt, "evals": task.solver.evals, "swd": swd(task.result(), task.exemplar.float().cpu())["mean"],
             "exemplar": cfg.task.exemplar}
 
 

@@ -9,7 +9,6 @@ crops of the 28x28 digits.
 
 import gzip
 import hashlib
-import socket
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from synthlab.errors import SynthlabError
+from synthlab.online import unreachable
 
 SPLITS = {"train": 60000, "t10k": 10000}
 MD5 = {  # the official gzipped files
@@ -68,7 +68,9 @@ def download(root: Path, stem: str) -> Path:
     for mirror in MIRRORS:
         host = urlparse(mirror).hostname
         try:
-            socket.create_connection((host, 443), timeout=5).close()
+            why = unreachable(mirror)
+            if why:
+                raise OSError(why)
             tmp = root / (name + ".part")
             urllib.request.urlretrieve(mirror + name, tmp)
             if _md5(tmp) != MD5[name]:
@@ -117,6 +119,19 @@ def random_crops(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tens
     return (x[torch.arange(b)[:, None, None], rows, cols].float() / 255.0)[:, None]
 
 
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 28, 28) uint8 -> (B, 1, size, size) float in [0, 1], the middle window (evaluation
+    and sampling use it; training uses random_crops)."""
+    o = (x.shape[-1] - size) // 2
+    return (x[:, o:o + size, o:o + size].float() / 255.0)[:, None]
+
+
+def by_class(images: torch.Tensor, labels: torch.Tensor, per_class: int, size: int):
+    """The first `per_class` digits of each class 0..9, centre-cropped: (x, y) in class order."""
+    idx = torch.cat([(labels == c).nonzero()[:per_class, 0] for c in range(10)])
+    return center_crop(images[idx], size), labels[idx]
+
+
 class MNISTData(pl.LightningDataModule):
     def __init__(self, root: str = "data/mnist", batch_size: int = 2000, crop: int = 26, limit: int = 0,
                  download: bool = True, seed: int = 0):
@@ -134,6 +149,9 @@ class MNISTData(pl.LightningDataModule):
             if self.limit:
                 # a positive limit keeps the first N digits; a negative one drops the last N (a holdout)
                 self.images, self.labels = self.images[:self.limit], self.labels[:self.limit]
+            if not len(self.images):
+                raise SynthlabError(f"data.limit={self.limit} leaves none of the {len(self.all_images)} digits "
+                                    f"in {self.root}")
             self.gen = torch.Generator().manual_seed(self.seed)
 
     def collate(self, batch):

@@ -1,7 +1,8 @@
-"""Losses as small critics: set a target, then score the current image."""
+"""Losses as small critics: set a target, then score the current image's features."""
 
+from synthlab.losses.critic import Critic
 from synthlab.losses.gram import ContentCritic, GramCritic, gram
 from synthlab.losses.patches import PatchCritic, ReferencePatchCritic, match
 from synthlab.losses.smooth import tv_loss
 
-__all__ = ["ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic", "match", "tv_loss"]
+__all__ = ["Critic", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic", "match", "tv_loss"]

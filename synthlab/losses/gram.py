@@ -3,6 +3,9 @@
 import torch
 import torch.nn.functional as F
 
+from synthlab.errors import SynthlabError
+from synthlab.losses.critic import Critic
+
 
 def gram(feat: torch.Tensor) -> torch.Tensor:
     """(1, C, H, W) -> (C, C) / (C * H * W): size-independent, so any output size compares."""
@@ -11,25 +14,36 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
     return f @ f.t() / (c * h * w)
 
 
-class GramCritic:
-    def __init__(self, layer: str, weight: float = 1.0):
-        self.layer, self.weight, self.target = layer, weight, None
+class GramCritic(Critic):
+    """Sum over layers of layer_weight * |G(f) - G(target)|^2, times weight."""
 
-    def set_target(self, feat: torch.Tensor) -> None:
-        self.target = gram(feat).detach()
+    def __init__(self, layers, weight: float = 1.0, layer_weights=None):
+        super().__init__(layers, weight)
+        lw = [1.0] * len(self.layers) if layer_weights is None else [float(v) for v in layer_weights]
+        if len(lw) != len(self.layers):
+            raise SynthlabError(f"GramCritic: layer_weights has {len(lw)} values for {len(self.layers)} layers")
+        self.layer_weights = dict(zip(self.layers, lw))
+        self.targets = {}
 
-    def loss(self, feat: torch.Tensor) -> torch.Tensor:
-        return self.weight * F.mse_loss(gram(feat), self.target, reduction="sum")
+    def set_target(self, feats):
+        self.targets = {l: gram(feats[l]).detach() for l in self.layers}
+
+    def loss(self, feats):
+        return self.weight * sum(w * F.mse_loss(gram(feats[l]), self.targets[l], reduction="sum")
+                                 for l, w in self.layer_weights.items())
 
 
-class ContentCritic:
+class ContentCritic(Critic):
     """MSE to the content image's features: conv maps or fc vectors alike."""
 
-    def __init__(self, layer: str, weight: float = 1.0):
-        self.layer, self.weight, self.target = layer, weight, None
+    image = "content"
 
-    def set_target(self, feat: torch.Tensor) -> None:
-        self.target = feat.detach()
+    def __init__(self, layers, weight: float = 1.0):
+        super().__init__(layers, weight)
+        self.targets = {}
 
-    def loss(self, feat: torch.Tensor) -> torch.Tensor:
-        return self.weight * F.mse_loss(feat, self.target)
+    def set_target(self, feats):
+        self.targets = {l: feats[l].detach() for l in self.layers}
+
+    def loss(self, feats):
+        return self.weight * sum(F.mse_loss(feats[l], self.targets[l]) for l in self.layers)

@@ -16,12 +16,17 @@ Fast paths (each measured by `synthlab bench texture`; README "Performance"):
 - the loss without unfolding: mean |unfold(f) - T|^2 = (sum cov*f^2 - 2<f, fold(T)> + |T|^2) / n,
   where cov counts the patches covering each pixel; fold(T) is built once per matching.
 ReferencePatchCritic is the straightforward implementation the bench compares against.
+PatchCritic holds one PatchLayer (the matcher and its state) per tapped layer.
 """
+
+import math
+import time
 
 import torch
 import torch.nn.functional as F
 
 from synthlab.errors import SynthlabError
+from synthlab.losses.critic import Critic
 
 EPS = 1e-8  # doodle.py has none; it only guards all-zero feature vectors (dead ReLU pixels)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": None}
@@ -117,18 +122,18 @@ def match_features(cur: torch.Tensor, style: torch.Tensor, history=None, variety
     return idx, best
 
 
-class PatchCritic:
-    """Patch loss on one layer: set_target(style features), then loss(current features)."""
+class PatchLayer:
+    """Neural Patches on one layer: set_target(style features), then loss(current features)."""
 
-    def __init__(self, layer: str, weight: float = 1.0, variety: float = 0.0, budget_mb: float = 16.0,
-                 match_every: int = 1, match_dtype: str = "float32"):
-        if match_every < 1:
-            raise SynthlabError(f"task.match_every must be >= 1, got {match_every}")
-        if match_dtype not in DTYPES:
-            raise SynthlabError(f"task.match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
-        self.layer, self.weight, self.variety, self.budget_mb = layer, weight, variety, budget_mb
-        self.match_every, self.dtype_name, self.dtype = match_every, match_dtype, DTYPES[match_dtype]
+    def __init__(self, weight: float, variety: float, budget_mb: float, match_every: int, dtype_name: str):
+        self.weight, self.variety, self.budget_mb = weight, variety, budget_mb
+        self.match_every, self.dtype_name = match_every, dtype_name
+        self.dtype = DTYPES[dtype_name] or torch.float32
         self.target = self.style = self.history = None
+        self.calls = self.matches = 0  # evaluations and matchings in this phase
+        self.match_seconds = 0.0  # in matching, all phases (synthlab bench reads it)
+        self.shape = self.cov = self.fold_t = self.t_sq = None
+        self.n = 0
 
     def set_target(self, feat: torch.Tensor) -> None:
         if self.dtype_name == "auto":
@@ -136,19 +141,24 @@ class PatchCritic:
         self.target = patches(feat).detach()
         self.style = feat.detach()
         self.history = None  # a new phase starts matching afresh
-        self.calls, self.shape = 0, None
+        self.calls, self.matches, self.shape = 0, 0, None
 
     def search(self, feat, history, variety):
         """(idx, best score per style patch) of the nearest style patches."""
         return match_features(feat, self.style, history, variety, self.budget_mb, self.dtype)
 
     def match(self, feat: torch.Tensor) -> torch.Tensor:
+        t = time.perf_counter()
         feat = feat.detach()
         if self.history is None and self.variety:
             # warm-up, as doodle.py: the first evaluation of a phase matches twice so the
             # variety penalty already has a history to work from
             _, self.history = self.search(feat, None, 0.0)
         idx, self.history = self.search(feat, self.history, self.variety)
+        if idx.is_cuda:  # the time is the GPU's, not the launch's
+            torch.cuda.synchronize(idx.device)
+        self.matches += 1
+        self.match_seconds += time.perf_counter() - t
         return idx
 
     def loss(self, feat: torch.Tensor) -> torch.Tensor:
@@ -171,7 +181,7 @@ class PatchCritic:
         self.t_sq = t.square().sum()
 
 
-class ReferencePatchCritic(PatchCritic):
+class ReferencePatchLayer(PatchLayer):
     """The straightforward implementation: the full fp32 score matrix of unfolded patches at
     every evaluation (one block), the loss on unfolded patches. The bench's baseline."""
 
@@ -180,3 +190,46 @@ class ReferencePatchCritic(PatchCritic):
 
     def loss(self, feat):
         return self.weight * F.mse_loss(patches(feat), self.target[self.match(feat)])
+
+
+class PatchCritic(Critic):
+    """Neural Patches on each of its layers (one matcher per layer), summed.
+
+    weight: doodle.py's style weight; variety: penalty on re-using well-matched style patches;
+    budget_mb: memory for one block of scores; match_every: recompute matches every k
+    evaluations; match_dtype: the score matmul's dtype (auto: bf16 where the hardware has it)."""
+
+    part = PatchLayer
+
+    def __init__(self, layers, weight: float = 100.0, variety: float = 0.0, budget_mb: float = 32.0,
+                 match_every: int = 1, match_dtype: str = "auto"):
+        super().__init__(layers, weight)
+        if not isinstance(match_every, int) or isinstance(match_every, bool) or match_every < 1:
+            raise SynthlabError(f"PatchCritic: match_every must be an integer >= 1, got {match_every!r}")
+        if match_dtype not in DTYPES:
+            raise SynthlabError(f"PatchCritic: match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
+        if not isinstance(variety, (int, float)) or not math.isfinite(variety) or variety < 0:
+            raise SynthlabError(f"PatchCritic: variety must be a finite number >= 0, got {variety!r}")
+        if not isinstance(budget_mb, (int, float)) or not math.isfinite(budget_mb) or budget_mb <= 0:
+            raise SynthlabError(f"PatchCritic: budget_mb must be a positive number, got {budget_mb!r}")
+        self.parts = {l: self.part(self.weight, variety, budget_mb, match_every, match_dtype) for l in self.layers}
+
+    def set_target(self, feats):
+        for l, p in self.parts.items():
+            p.set_target(feats[l])
+
+    def loss(self, feats):
+        return sum(p.loss(feats[l]) for l, p in self.parts.items())
+
+    def stats(self):
+        return {"match_dtype": str(next(iter(self.parts.values())).dtype).removeprefix("torch."),
+                "match_seconds": sum(p.match_seconds for p in self.parts.values())}
+
+
+class ReferencePatchCritic(PatchCritic):
+    """Every evaluation matches in fp32 over the full score matrix: no budget, reuse or dtype."""
+
+    part = ReferencePatchLayer
+
+    def __init__(self, layers, weight: float = 100.0, variety: float = 0.0):
+        super().__init__(layers, weight, variety, budget_mb=1e12, match_every=1, match_dtype="float32")

@@ -9,7 +9,6 @@ init group: seed 000's random-network idea applied here).
 
 import hashlib
 import os
-import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -17,7 +16,9 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
+from synthlab.io import check_state, load_weights
 from synthlab.nets.layers import init_layers, run_taps
+from synthlab.online import unreachable
 
 CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 IMAGENET_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -74,24 +75,8 @@ class VGG19(nn.Module):
 
     def load(self, path: Path) -> None:
         """A torchvision-layout state dict, checked key by key and shape by shape."""
-        if not path.is_file():
-            raise SynthlabError(f"weights file not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # truncated zip, pickle with code, not a torch file
-            raise SynthlabError(f"cannot read weights {path}: {str(e).splitlines()[0][:200]}") from None
-        if not isinstance(state, dict):
-            raise SynthlabError(f"weights {path} hold a {type(state).__name__}, not a state dict")
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        extra = sorted(set(state) - set(own))
-        shapes = [f"{k} {tuple(state[k].shape)} (VGG19 has {tuple(own[k].shape)})"
-                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-        if missing or extra or shapes:
-            parts = ([f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"] if missing else []) + \
-                    ([f"unexpected {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}"] if extra else []) + \
-                    ([f"wrong shape {'; '.join(shapes[:3])}"] if shapes else [])
-            raise SynthlabError(f"weights {path} are not torchvision VGG19: " + "; ".join(parts))
+        state = load_weights(path, "weights")
+        check_state(self.state_dict(), state, f"weights {path} (torchvision VGG19 layout expected)")
         self.load_state_dict(state)
 
     def forward(self, x: torch.Tensor, taps):
@@ -122,12 +107,10 @@ def imagenet_weights() -> Path:
             raise SynthlabError(f"{path} is corrupt (its sha256 does not start with {prefix}): delete it "
                                 f"and download {IMAGENET_URL} again")
         return path
-    host = urlparse(IMAGENET_URL).hostname
-    try:
-        socket.create_connection((host, 443), timeout=5).close()
-    except OSError as e:
-        raise SynthlabError(f"VGG19 ImageNet weights are not in the torch hub cache and {host} cannot be "
-                            f"reached ({e.strerror or e}): download {IMAGENET_URL} and put it at {path}") from None
+    why = unreachable(IMAGENET_URL)
+    if why:
+        raise SynthlabError(f"VGG19 ImageNet weights are not in the torch hub cache and the download failed "
+                            f"({why}): download {IMAGENET_URL} and put it at {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         torch.hub.download_url_to_file(IMAGENET_URL, str(path), hash_prefix=prefix, progress=True)

@@ -1,25 +1,30 @@
 """A plain MNIST classifier (the discriminator's architecture with 10 classes, trained apart from
-any GAN) whose only job is to score generated digits: the GAN's class consistency."""
+any GAN) whose only job is to score generated digits: the GAN's class consistency. It scores
+digits of the size it was trained on, `data.crop`."""
 
-from pathlib import Path
-
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from synthlab.data.mnist import center_crop
+from synthlab.errors import SynthlabError
 from synthlab.io import atomic_write
 from synthlab.nets.discriminator import Discriminator
+from synthlab.tasks.base import Task
 
 
-class MNISTClassifier(pl.LightningModule):
-    def __init__(self, size: int = 26, lr: float = 1e-3, holdout: int = 1000, seed: int = 0, name: str = "mnist_classifier"):
-        super().__init__()
-        self.net = Discriminator(10, size, 32, seed)
-        self.size, self.lr, self.holdout, self.name = size, lr, holdout, name
-        self.out_dir = None
+class MNISTClassifier(Task):
+    def __init__(self, optim, data, out_dir, holdout: int = 1000, seed: int = 0, name: str = "mnist_classifier"):
+        super().__init__(out_dir, name, seed)
+        if holdout < 1:
+            raise SynthlabError(f"task.holdout must be >= 1, got {holdout}")
+        self.optim, self.data, self.size, self.holdout = optim, data, data.crop, holdout
+        self.net = Discriminator(10, self.size, 32, self.seed)
+
+    def train_dataloader(self):
+        return self.data.train_dataloader()
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        return self.optim(self.net.parameters())
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -31,12 +36,15 @@ class MNISTClassifier(pl.LightningModule):
     @torch.no_grad()
     def holdout_accuracy(self):
         """Accuracy on the last `holdout` digits (centre crops); data.limit keeps them out of training."""
-        dm = self.trainer.datamodule
-        x = dm.all_images[-self.holdout:, 1:1 + self.size, 1:1 + self.size].float()[:, None] / 255.0
-        y = dm.all_labels[-self.holdout:]
+        x = center_crop(self.data.all_images[-self.holdout:], self.size)
+        y = self.data.all_labels[-self.holdout:]
         return float((self.net(x.to(self.device)).argmax(1).cpu() == y).float().mean())
 
-    def save_outputs(self, out_dir: Path, text: dict) -> dict:
+    def save_outputs(self, text: dict) -> dict:
         state = {"size": self.size, "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()}}
-        atomic_write(out_dir / "classifier.pt", lambda tmp: torch.save(state, tmp))
-        return {"holdout_acc": self.holdout_accuracy(), "classifier": str(out_dir / "classifier.pt")}
+        path = self.out_dir / "classifier.pt"
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
+        return {"holdout_acc": self.holdout_accuracy(), "classifier": str(path)}
+
+    def result(self):
+        return None  # a classifier makes no image

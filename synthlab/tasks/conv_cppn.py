@@ -2,10 +2,7 @@
 the three channels as Lab and convert to RGB. One pass: the spatial normalisation needs the
 statistics of the whole image, so this task does not tile."""
 
-from pathlib import Path
-
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
 from synthlab.errors import SynthlabError
@@ -14,7 +11,7 @@ from synthlab.metrics import complexity
 from synthlab.nets.conv_cppn import slope
 from synthlab.nets.cppn import n_params
 from synthlab.render import check_size
-from synthlab.tasks.base import image_size, steps_loader
+from synthlab.tasks.base import Task, image_size, steps_loader
 
 
 def lab_to_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -25,18 +22,18 @@ def lab_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(lab2rgb(lab)).permute(2, 0, 1).float()
 
 
-class ConvCPPNTask(pl.LightningModule):
-    predict_only = True
+class ConvCPPNTask(Task):
+    trains = False
 
-    def __init__(self, net, size=(400, 600), crop: int = 5, color: str = "lab", seed: int = 0,
+    def __init__(self, net, out_dir, size=(400, 600), crop: int = 5, color: str = "lab", seed: int = 0,
                  name: str = "conv_cppn"):
-        super().__init__()
+        super().__init__(out_dir, name, seed)
         h, w = image_size(size)
         if crop < 0:
             raise SynthlabError(f"task.crop must be >= 0, got {crop}")
         if color not in ("lab", "rgb"):
             raise SynthlabError(f"task.color must be lab or rgb, got {color!r}")
-        self.net, self.size, self.crop, self.color, self.seed, self.name = net, (h, w), crop, color, seed, name
+        self.net, self.size, self.crop, self.color = net, (h, w), crop, color
         pad = net.shrink() + crop
         self.in_size = (h + 2 * pad, w + 2 * pad)
         width = net.convs[0].out_channels
@@ -57,8 +54,8 @@ class ConvCPPNTask(pl.LightningModule):
         self.image = lab_to_rgb(y) if self.color == "lab" else y
         return None
 
-    def save_outputs(self, out_dir: Path, text: dict) -> dict:
-        save_png(out_dir / "conv_cppn.png", self.image, text)
+    def save_outputs(self, text: dict) -> dict:
+        save_png(self.out_dir / "conv_cppn.png", self.image, text)
         return {**complexity(self.image), "params": n_params(self.net), "size": list(self.image.shape[1:])}
 
     def result(self):

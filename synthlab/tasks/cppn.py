@@ -9,7 +9,6 @@ import copy
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 from synthlab.errors import SynthlabError
@@ -17,22 +16,21 @@ from synthlab.io import save_png
 from synthlab.metrics import complexity
 from synthlab.nets.cppn import Coords, n_params
 from synthlab.render import check_size, compiled, render, save_gif, save_mp4, timeline
-from synthlab.tasks.base import image_size, steps_loader
+from synthlab.tasks.base import Task, image_size, steps_loader
 
 KINDS = ("none", "morph", "zoom", "weights")
 
 
-class CPPNTask(pl.LightningModule):
-    predict_only = True
+class CPPNTask(Task):
+    trains = False
 
-    def __init__(self, net, size=(512, 512), coords: str = "symmetric", scale: float = 1.0, zoom: float = 1.0,
-                 z_dist: str = "normal", z_scale: float = 1.0, z=None, images: int = 1, animation=None,
-                 tile: int = 1 << 18, invert: bool = False, compile: bool = False, seed: int = 0,
+    def __init__(self, net, out_dir, size=(512, 512), coords: str = "symmetric", scale: float = 1.0,
+                 zoom: float = 1.0, z_dist: str = "normal", z_scale: float = 1.0, z=None, images: int = 1,
+                 animation=None, tile: int = 1 << 18, invert: bool = False, compile: bool = False, seed: int = 0,
                  name: str = "cppn"):
-        super().__init__()
+        super().__init__(out_dir, name, seed)
         self.net, self.size, self.images, self.tile, self.invert = net, image_size(size), images, tile, invert
-        if compile:
-            compiled(net)
+        self.forward_fn = compiled(net) if compile else None  # what render() evaluates (None: the net)
         self.coords = Coords(coords, scale, zoom, use_r=net.in_dim == 3)
         self.anim = dict(animation or {})
         self.kind = self.anim.get("kind", "none")
@@ -40,7 +38,6 @@ class CPPNTask(pl.LightningModule):
             raise SynthlabError(f"unknown animation kind {self.kind!r}; choose one of: {', '.join(KINDS)}")
         if images < 1:
             raise SynthlabError(f"task.images must be >= 1, got {images}")
-        self.seed, self.name = seed, name
         check_size(*self.size, net.channels, images)
         gen = torch.Generator().manual_seed(int(seed) + 2)
         zd = net.z_dim
@@ -55,6 +52,7 @@ class CPPNTask(pl.LightningModule):
             zs = self._draw(z_dist, (n_z, zd), gen)
         self.register_buffer("zs", zs * z_scale, persistent=False)
         self.frames, self.stills, self.render_seconds = [], [], 0.0
+        self.other = None  # the second draw of the net, for weights animations
         self.jobs = self._plan()
 
     @staticmethod
@@ -89,36 +87,39 @@ class CPPNTask(pl.LightningModule):
     def _predict(self, kind, items):
         h, w = self.size
         if kind == "still":
-            self.stills += list(render(self.net, self.coords, h, w, self._z(items), self.tile))
+            self.stills += list(render(self.net, self.coords, h, w, self._z(items), self.tile, fn=self.forward_fn))
         elif self.kind == "morph":
             z0, z1 = self.zs[0], self.zs[-1]
             z = torch.stack([z0 + (z1 - z0) * t for t in items])
-            self.frames += list(render(self.net, self.coords, h, w, z if self.net.z_dim else None, self.tile))
+            self.frames += list(render(self.net, self.coords, h, w, z if self.net.z_dim else None, self.tile,
+                                       fn=self.forward_fn))
         elif self.kind == "zoom":
             z_to = float(self.anim.get("zoom_to", 0.1))
             for t in items:
                 c = Coords(self.coords.mode, self.coords.scale, self.coords.zoom * (1 + (z_to - 1) * t),
                            self.coords.use_r)
-                self.frames.append(render(self.net, c, h, w, self._z([0]), self.tile)[0])
+                self.frames.append(render(self.net, c, h, w, self._z([0]), self.tile, fn=self.forward_fn)[0])
         else:  # weights: interpolate every parameter towards a second draw of the network
             other = self._other_net()
             start = {k: v.clone() for k, v in self.net.state_dict().items()}
             try:
                 for t in items:
                     self.net.load_state_dict({k: start[k] + (other[k] - start[k]) * t for k in start})
-                    self.frames.append(render(self.net, self.coords, h, w, self._z([0]), self.tile)[0])
+                    self.frames.append(render(self.net, self.coords, h, w, self._z([0]), self.tile,
+                                              fn=self.forward_fn)[0])
             finally:
                 self.net.load_state_dict(start)
 
     def _other_net(self):
         """The state of a second draw of the same architecture (seed + 1)."""
-        if not hasattr(self, "_other"):
+        if self.other is None:
             other = copy.deepcopy(self.net)
             other.redraw(self.seed + 1)
-            self._other = other.state_dict()
-        return self._other
+            self.other = other.state_dict()
+        return self.other
 
-    def save_outputs(self, out_dir: Path, text: dict) -> dict:
+    def save_outputs(self, text: dict) -> dict:
+        out_dir = self.out_dir
         names = []
         for i, img in enumerate(self.stills):
             img = 1 - img if self.invert else img

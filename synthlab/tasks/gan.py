@@ -4,21 +4,24 @@
 Manual optimisation with the reference's accuracy-gated schedule per batch: up to 16 generator
 (+ encoder) steps until g_acc > 0.98; then, if d_fake_acc < 0.7 and g_acc > 0.6, up to 8
 discriminator steps until d_fake_acc > 0.75, else if d_real_acc < 0.6, up to 8 real-only steps
-until d_real_acc > 0.7. Adam (lr 1e-3, beta1 0.75), global gradient norm clipped at 5.
+until d_real_acc > 0.7. The optimisers come from the `optim` group (task=gan: Adam, lr 1e-3,
+beta1 0.75); global gradient norm clipped at 5. The training crop is the data's (`data.crop`).
 """
 
 import json
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from synthlab.io import save_png
+from synthlab.data.mnist import by_class
+from synthlab.errors import SynthlabError
+from synthlab.io import load_weights, save_png
 from synthlab.nets.cppn import Coords
 from synthlab.nets.discriminator import Discriminator
 from synthlab.nets.encoder import Encoder
+from synthlab.tasks.base import Task
 
 FAKE = 10
 
@@ -39,56 +42,62 @@ def kl_loss(mean, logvar, pixels):
     return (-0.5 * (1 + logvar - mean**2 - logvar.exp()).sum(1)).mean() / pixels
 
 
-class CPPNGAN(pl.LightningModule):
-    def __init__(self, net, size: int = 26, scale: float = 8.0, lr: float = 1e-3, beta1: float = 0.75,
-                 clip: float = 5.0, kl_weight: float = 10.0, keep_prob: float = 0.65, g_steps: int = 16,
-                 d_steps: int = 8, chunk: int = 50, classifier: str | None = None, seed: int = 0,
-                 name: str = "gan"):
-        super().__init__()
+class CPPNGAN(Task):
+    stale_keys = ("classifier.",)  # checkpoints from before the classifier was kept apart
+
+    def __init__(self, net, optim, data, out_dir, scale: float = 8.0, clip: float = 5.0, kl_weight: float = 10.0,
+                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 50,
+                 classifier: str | None = None, seed: int = 0, name: str = "gan"):
+        super().__init__(out_dir, name, seed)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
-        self.G = net
-        self.E = Encoder(size * size, 512, net.z_dim, keep_prob, seed)
-        self.D = Discriminator(11, size, 32, seed + 1)
-        self.size, self.scale, self.lr, self.beta1, self.clip = size, scale, lr, beta1, clip
-        self.kl_weight, self.g_steps, self.d_steps, self.seed, self.name = kl_weight, g_steps, d_steps, seed, name
+        self.G, self.optim, self.data, self.size = net, optim, data, data.crop
+        self.E = Encoder(self.size * self.size, 512, net.z_dim, keep_prob, self.seed)
+        self.D = self.make_discriminator()
+        self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
         self.chunk = chunk
-        self.register_buffer("pts", Coords("symmetric", scale, 1.0, net.in_dim == 3).points(size, size, 0, size),
-                             persistent=False)
+        coords = Coords("symmetric", scale, 1.0, net.in_dim == 3)
+        self.register_buffer("pts", coords.points(self.size, self.size, 0, self.size), persistent=False)
         self.classifier_path = classifier
-        self._aux = {}  # the scoring classifier: kept out of the module, so out of checkpoints
-        self.out_dir = None
+        self.aux = {}  # the scoring classifier: kept out of the module, so out of checkpoints
+        self.last_sheet = None  # the latest class-by-class sample sheet
+
+    def make_discriminator(self):
+        """The 11-class classifier-discriminator: digits 0-9 and class 10 = fake."""
+        return Discriminator(11, self.size, 32, self.seed + 1)
+
+    def train_dataloader(self):
+        return self.data.train_dataloader()
 
     # --- pieces --------------------------------------------------------------------------
     def generate(self, z):
         return self.G(self.pts, z).reshape(-1, self.G.channels, self.size, self.size)
 
     def configure_optimizers(self):
-        adam = lambda params: torch.optim.Adam(params, lr=self.lr, betas=(self.beta1, 0.999))
-        # d and d_real are separate Adams on the same D, as the reference's d_opt and d_opt_real
-        return [adam(list(self.E.parameters()) + list(self.G.parameters())), adam(self.D.parameters()),
-                adam(self.D.parameters())]
+        # d and d_real are separate optimisers on the same D, as the reference's d_opt and d_opt_real
+        return [self.optim(list(self.E.parameters()) + list(self.G.parameters())), self.optim(self.D.parameters()),
+                self.optim(self.D.parameters())]
 
     def configure_callbacks(self):
-        if self.out_dir is None:
-            return []
         # every epoch kept (the post compares epoch 6 with 24), plus last.ckpt for resume=true
         return [ModelCheckpoint(dirpath=self.out_dir / "checkpoints", filename="epoch{epoch:03d}",
                                 auto_insert_metric_name=False, every_n_epochs=1, save_top_k=-1, save_last=True)]
 
-    def _step(self, opt, loss, params):
+    def _step(self, opt, loss, params, backward=None):
         opt.zero_grad()
-        self.manual_backward(loss)
+        (backward or self.manual_backward)(loss)
         torch.nn.utils.clip_grad_norm_(params, self.clip)
         opt.step()
 
-    def g_update(self, opt, x, y):
+    def g_update(self, opt, x, y, backward=None):
         """One generator + encoder step, with G run in chunks of `chunk` images.
 
         D needs the whole fake batch (its batch norm uses batch statistics), but G's activations
         for 2000 images x 676 pixels x 120 layers would be gigabytes. So: fakes without a graph,
         D's loss and its gradient w.r.t. the fakes, then G again chunk by chunk with a graph,
         back-propagating that gradient; z's gradient finally flows into the encoder. The same
-        gradients as one big pass, in bounded memory."""
+        gradients as one big pass, in bounded memory. backward: the Trainer's manual_backward
+        unless given (outside a Trainer, tests and the bench pass torch.Tensor.backward)."""
+        backward = backward or self.manual_backward
         mean, logvar = self.E(x)
         z = Encoder.sample(mean, logvar)
         zd = z.detach().requires_grad_(True)
@@ -99,10 +108,10 @@ class CPPNGAN(pl.LightningModule):
         g_loss = F.cross_entropy(logits, y)
         kl = kl_loss(mean, logvar, self.size * self.size)
         opt.zero_grad()
-        self.manual_backward(g_loss + self.kl_weight * kl, retain_graph=True)
+        backward(g_loss + self.kl_weight * kl, retain_graph=True)
         for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
-            self.manual_backward(self.generate(zc), gradient=gc)
-        self.manual_backward(z, gradient=zd.grad)
+            backward(self.generate(zc), gradient=gc)
+        backward(z, gradient=zd.grad)
         params = list(self.E.parameters()) + list(self.G.parameters())
         torch.nn.utils.clip_grad_norm_(params, self.clip)
         opt.step()
@@ -158,13 +167,8 @@ class CPPNGAN(pl.LightningModule):
     @torch.no_grad()
     def sample_by_class(self, per_class: int = 10):
         """Generated digits of each class, from encoding real digits of that class (E in eval)."""
-        dm = self.trainer.datamodule
-        xs, ys = [], []
-        for c in range(10):
-            idx = (dm.labels == c).nonzero()[:per_class, 0]
-            xs.append(dm.images[idx, 1:27, 1:27].float()[:, None] / 255.0)
-            ys.append(torch.full((len(idx),), c))
-        x, y = torch.cat(xs).to(self.device), torch.cat(ys).to(self.device)
+        x, y = by_class(self.data.images, self.data.labels, per_class, self.size)
+        x, y = x.to(self.device), y.to(self.device)
         self.E.eval()
         mean, _ = self.E(x)
         self.E.train()
@@ -178,37 +182,25 @@ class CPPNGAN(pl.LightningModule):
         if score is not None:
             row["class_consistency"] = score
             self.log("class_consistency", score)
-        if self.out_dir is not None:  # one line per epoch, kept across kills and resumes
-            log = self.out_dir / "epochs.jsonl"
-            cut = log.exists() and log.stat().st_size and not log.read_bytes().endswith(b"\n")
-            with open(log, "a") as f:  # after a kill mid-line, start a fresh line
-                f.write(("\n" if cut else "") + json.dumps(row) + "\n")
-        sheet = grid(imgs.cpu())
-        self.last_sheet = sheet
-        if self.out_dir is not None:
-            save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", sheet)
-        if self.logger is not None and hasattr(self.logger, "log_image"):
-            self.logger.log_image(key="samples", images=[sheet], caption=[f"epoch {self.current_epoch + 1}"])
+        log = self.out_dir / "epochs.jsonl"  # one line per epoch, kept across kills and resumes
+        cut = log.exists() and log.stat().st_size and not log.read_bytes().endswith(b"\n")
+        with open(log, "a") as f:  # after a kill mid-line, start a fresh line
+            f.write(("\n" if cut else "") + json.dumps(row) + "\n")
+        self.last_sheet = grid(imgs.cpu())
+        save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", self.last_sheet)
+        self.log_images("samples", [self.last_sheet], [f"epoch {self.current_epoch + 1}"])
 
     def result(self):
         """The latest class-by-class sample sheet (the run's image for loggers)."""
-        return getattr(self, "last_sheet", None)
+        return self.last_sheet
 
     def classifier_net(self):
-        if "classifier" not in self._aux and self.classifier_path:
-            self._aux["classifier"] = load_classifier(self.classifier_path).to(self.device)
-        return self._aux.get("classifier")
+        if "classifier" not in self.aux and self.classifier_path:
+            self.aux["classifier"] = load_classifier(self.classifier_path, self.size).to(self.device)
+        return self.aux.get("classifier")
 
-    ckpt_ignore = ("classifier.",)
-
-    def on_load_checkpoint(self, checkpoint):
-        # checkpoints written before the classifier was kept apart carry its weights: drop them
-        sd = checkpoint["state_dict"]
-        for k in [k for k in sd if k.startswith(self.ckpt_ignore)]:
-            del sd[k]
-
-    def save_outputs(self, out_dir: Path, text: dict) -> dict:
-        log = out_dir / "epochs.jsonl"
+    def save_outputs(self, text: dict) -> dict:
+        log = self.out_dir / "epochs.jsonl"
         per_epoch = read_epochs(log)
         last = {k: v for k, v in (per_epoch[-1] if per_epoch else {}).items() if k != "epoch"}
         return {**last, "epochs": self.current_epoch, "per_epoch": per_epoch}  # completed epochs after fit
@@ -227,18 +219,21 @@ def read_epochs(path: Path) -> list:
     return [rows[k] for k in sorted(rows)]
 
 
-def load_classifier(path):
-    from synthlab.errors import SynthlabError
+def load_classifier(path, size: int):
+    """A task=mnist_classifier file that scores `size` x `size` digits, or one line saying why not."""
+    from synthlab.io import check_state
 
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise SynthlabError(f"classifier checkpoint not found: {path} (train one with task=mnist_classifier)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net = Discriminator(10, int(state["size"]), 32)
-        net.load_state_dict(state["state_dict"])
-    except Exception as e:
-        raise SynthlabError(f"cannot load classifier {path}: {str(e).splitlines()[0][:200]}") from None
+    state = load_weights(path, "classifier")
+    if not isinstance(state, dict) or "size" not in state or "state_dict" not in state:
+        raise SynthlabError(f"{path} is not a task=mnist_classifier file (no size and state_dict)")
+    if int(state["size"]) != size:
+        raise SynthlabError(f"classifier {path} scores {state['size']}x{state['size']} digits, but these are "
+                            f"{size}x{size}: train one with data.crop={size}")
+    net = Discriminator(10, size, 32)
+    check_state(net.state_dict(), state["state_dict"], f"classifier {path}")
+    net.load_state_dict(state["state_dict"])
     return net.eval()
 
 
@@ -256,17 +251,19 @@ class CPPNGANVAE(CPPNGAN):
     (encoder + G), up to 4 generator steps until g_loss < 0.6, then one D step if d_loss > 0.6
     and g_loss < 0.75 (cppn_gan.md A')."""
 
-    def __init__(self, net, lr_g: float = 5e-3, lr_vae: float = 1e-3, lr_d: float = 1e-3, beta1: float = 0.65,
-                 vae_steps: int = 4, **kw):
+    def __init__(self, net, optim, data, out_dir, lr_g: float = 5e-3, vae_steps: int = 4, **kw):
         kw.setdefault("keep_prob", 1.0)
-        super().__init__(net, beta1=beta1, **kw)
-        self.D = Discriminator(1, self.size, 24, self.seed + 1)
-        self.lr_g, self.lr_vae, self.lr_d, self.vae_steps = lr_g, lr_vae, lr_d, vae_steps
+        super().__init__(net, optim, data, out_dir, **kw)
+        self.lr_g, self.vae_steps = lr_g, vae_steps
+
+    def make_discriminator(self):
+        """Binary: real or fake, width 24."""
+        return Discriminator(1, self.size, 24, self.seed + 1)
 
     def configure_optimizers(self):
-        adam = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(self.beta1, 0.999))
+        # the VAE and D steps use the optim group's lr (1e-3); the generator-only step its own
         eg = list(self.E.parameters()) + list(self.G.parameters())
-        return [adam(eg, self.lr_vae), adam(list(self.G.parameters()), self.lr_g), adam(self.D.parameters(), self.lr_d)]
+        return [self.optim(eg), self.optim(list(self.G.parameters()), lr=self.lr_g), self.optim(self.D.parameters())]
 
     def losses(self, x):
         mean, logvar = self.E(x)

@@ -1,32 +1,28 @@
 """Sample a trained CPPN-GAN checkpoint: digit grids, class-conditional digits at any size through
-the shared tiled renderer, random-z samples, and the 0 -> 1 -> ... -> 9 -> 0 latent morph."""
+the shared tiled renderer, random-z samples, and the 0 -> 1 -> ... -> 9 -> 0 latent morph. The
+training crop size is read from the checkpoint (the encoder's input)."""
 
+import math
 import re
-from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
-from synthlab.data.mnist import load_mnist
+from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
-from synthlab.io import save_png
+from synthlab.io import load_weights, save_png
 from synthlab.nets.cppn import Coords, ResidualCPPN
 from synthlab.nets.encoder import Encoder
 from synthlab.render import check_size, render, save_gif, timeline
-from synthlab.tasks.base import image_size, steps_loader
+from synthlab.tasks.base import Task, image_size, steps_loader
 from synthlab.tasks.gan import class_consistency, grid, load_classifier
 
 
 def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
     """Generator and encoder from a task=gan checkpoint (weights_only); shapes read from the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise SynthlabError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        sd = ckpt["state_dict"]
-    except Exception as e:
-        raise SynthlabError(f"cannot read checkpoint {path}: {str(e).splitlines()[0][:200]}") from None
+    ckpt = load_weights(path)
+    sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(sd, dict):
+        raise SynthlabError(f"{path} is not a task=gan checkpoint (no state_dict)")
     g = {k[2:]: v for k, v in sd.items() if k.startswith("G.")}
     e = {k[2:]: v for k, v in sd.items() if k.startswith("E.")}
     try:
@@ -44,22 +40,22 @@ def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
     return net.eval(), enc.eval()
 
 
-class GANSample(pl.LightningModule):
-    predict_only = True
+class GANSample(Task):
+    trains = False
 
-    def __init__(self, checkpoint: str, data_root: str = "data/mnist", size=(1080, 1080), scale: float = 8.0,
-                 train_size: int = 26, per_class: int = 10, random: int = 100, morph: bool = True,
+    def __init__(self, checkpoint: str, out_dir, data_root: str = "data/mnist", size=(1080, 1080),
+                 scale: float = 8.0, per_class: int = 10, random: int = 100, morph: bool = True,
                  morph_size: int = 256, morph_frames: int = 24, fps: float = 24.0, invert: bool = False,
                  classifier: str | None = None, tile: int = 1 << 18, seed: int = 0, name: str = "gan_sample"):
-        super().__init__()
+        super().__init__(out_dir, name, seed)
         self.G, self.E = load_gan(checkpoint)
-        self.size, self.scale, self.train_size = image_size(size), scale, train_size
+        self.train_size = math.isqrt(self.E.body[1].in_features)  # the encoder reads crop x crop pixels
+        self.size, self.scale = image_size(size), scale
         check_size(*self.size, self.G.channels, 10)
         self.per_class, self.random, self.morph, self.morph_size = per_class, random, morph, morph_size
-        self.morph_frames, self.fps, self.invert, self.tile, self.seed, self.name = \
-            morph_frames, fps, invert, tile, seed, name
+        self.morph_frames, self.fps, self.invert, self.tile = morph_frames, fps, invert, tile
         self.data_root = data_root
-        self.classifier = load_classifier(classifier) if classifier else None
+        self.classifier = load_classifier(classifier, self.train_size) if classifier else None
         self.out = {}
 
     def predict_dataloader(self):
@@ -74,13 +70,7 @@ class GANSample(pl.LightningModule):
     @torch.no_grad()
     def predict_step(self, batch, batch_idx=0):
         images, labels, _ = load_mnist(self.data_root, download_missing=True)
-        c = (28 - self.train_size) // 2
-        xs, ys = [], []
-        for d in range(10):
-            idx = (labels == d).nonzero()[:self.per_class, 0]
-            xs.append(images[idx, c:c + self.train_size, c:c + self.train_size].float()[:, None] / 255.0)
-            ys.append(torch.full((len(idx),), d))
-        x, y = torch.cat(xs), torch.cat(ys)
+        x, y = by_class(images, labels, self.per_class, self.train_size)
         z_class, _ = self.E(x)  # the mean: the encoder in eval mode, no dropout
         self.out["class_grid"] = self.small(z_class)
         self.out["y"] = y
@@ -95,7 +85,8 @@ class GANSample(pl.LightningModule):
                       for zb in zs.split(8)]
             self.out["morph"] = torch.cat(frames)
 
-    def save_outputs(self, out_dir: Path, text: dict) -> dict:
+    def save_outputs(self, text: dict) -> dict:
+        out_dir = self.out_dir
         inv = (lambda im: 1 - im) if self.invert else (lambda im: im)
         save_png(out_dir / "class_grid.png", inv(grid(self.out["class_grid"], self.per_class)), text)
         save_png(out_dir / "random_grid.png", inv(grid(self.out["random_grid"], 10)), text)

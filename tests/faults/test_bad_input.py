@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import SHARED, TINY, cli
+from conftest import TINY, cli, write_mnist
 
 CPPN = ["task=cppn", "task.size=[32,32]", "logger=none"]
 CONV = ["task=conv_cppn", "task.size=[32,32]", "logger=none"]
@@ -48,6 +48,7 @@ def files(tmp_path_factory):
         labels = bytes([0, 0, 8, 1]) + (100).to_bytes(4, "big") + bytes(100)
         (root / "t10k-labels-idx1-ubyte").write_bytes(labels)
     (d / "mnist_empty").mkdir()
+    write_mnist(d / "mnist", 100)
     # VGG weights: wrong keys, and a truncated file
     torch.save({"features.0.weight": torch.zeros(3)}, d / "wrong_keys.pth")
     torch.save({"x": torch.zeros(1000)}, d / "full.pth")
@@ -77,7 +78,10 @@ def rows():
         ("texture", TINY, ["optim=sgd"], "choose one of: adam, lbfgs"),
         ("texture", TINY, ["task.iteratons=5"], "task.iteratons"),
         ("texture", TINY, ["task.sise=64"], "did you mean task.size"),
-        ("texture", TINY, ["task.match_dtype=int8"], "float32, bfloat16"),
+        ("texture", TINY, ["critic.patches.match_dtype=int8"], "float32, bfloat16"),
+        ("texture", TINY, ["critic=patchez"], "choose one of: content, gram, patches, reference"),
+        ("texture", TINY, ["critic.patches.weight=-1"], "weight"),
+        ("texture", TINY, ["critic.patches.layers=[conv9_1]"], "conv9_1"),
         ("texture", TINY, ["task=textures"], "choose one of"),
         # cppn and conv_cppn
         ("cppn", CPPN, ["task.size=[0,32]"], "positive"),
@@ -100,10 +104,10 @@ def rows():
         ("gan", GAN, ["data.root={d}/mnist_corrupt"], "bad magic"),
         ("gan", GAN, ["data.root={d}/mnist_truncated"], "truncated"),
         ("gan", GAN, ["data.root={d}/mnist_empty"], "mnist_empty"),
-        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume=true"], "no unfinished"),
-        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume={d}/run_truncated"], "cannot read checkpoint"),
-        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume={d}/run_wrong"], "does not fit"),
-        ("gan", GAN, [f"data.root={SHARED / 'mnist'}", "resume={d}"], "nothing to resume"),
+        ("gan", GAN, ["data.root={d}/mnist", "resume=true"], "no unfinished"),
+        ("gan", GAN, ["data.root={d}/mnist", "resume={d}/run_truncated"], "cannot read checkpoint"),
+        ("gan", GAN, ["data.root={d}/mnist", "resume={d}/run_wrong"], "does not fit"),
+        ("gan", GAN, ["data.root={d}/mnist", "resume={d}"], "nothing to resume"),
         ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_truncated/checkpoints/last.ckpt"],
          "cannot read checkpoint"),
         ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_wrong/checkpoints/last.ckpt"],

@@ -13,9 +13,9 @@ import time
 import torch
 from PIL import Image
 
-from conftest import SHARED, cli
+from conftest import cli
 
-GAN = ["task=gan", f"data.root={SHARED / 'mnist'}", "data.download=false", "data.limit=256", "data.batch_size=32",
+GAN = ["task=gan", "data.download=false", "data.limit=256", "data.batch_size=32",
        "network.blocks=2", "task.g_steps=2", "task.d_steps=2", "trainer.max_epochs=10", "logger=none",
        "trainer.enable_progress_bar=false"]
 
@@ -40,12 +40,12 @@ def kill_when(proc, ready, delay, timeout=240):
     return time.monotonic() - t0
 
 
-def test_gan_killed_at_a_random_moment_resumes_from_its_last_complete_checkpoint(tmp_path):
+def test_gan_killed_at_a_random_moment_resumes_from_its_last_complete_checkpoint(tmp_path, mnist):
     run = tmp_path / "outputs" / "gan" / "d" / "first"
     last = run / "checkpoints" / "last.ckpt"
     delay = random.Random(os.getpid()).uniform(0.0, 0.8)
     t = time.monotonic()
-    proc = start([*GAN, f"hydra.run.dir={run}"], tmp_path)
+    proc = start([*GAN, f"data.root={mnist}", f"hydra.run.dir={run}"], tmp_path)
     killed_at = kill_when(proc, last.exists, delay)
     # everything under a final name is complete: checkpoints load, images decode
     # (a write cut by the kill leaves only a hidden .NAME.*.tmp.ckpt temp file, never a final name)
@@ -57,7 +57,7 @@ def test_gan_killed_at_a_random_moment_resumes_from_its_last_complete_checkpoint
     assert not (run / "metrics.json").exists()
     epoch_before = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
     t_resume = time.monotonic()
-    r = cli(*GAN, "resume=true", f"hydra.run.dir={tmp_path / 'outputs' / 'gan' / 'd' / 'second'}", cwd=tmp_path)
+    r = cli(*GAN, f"data.root={mnist}", "resume=true", f"hydra.run.dir={tmp_path / 'outputs' / 'gan' / 'd' / 'second'}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((run / "metrics.json").read_text())
     assert m["epochs"] == 10 and [e["epoch"] for e in m["per_epoch"]] == list(range(1, 11))

@@ -1,0 +1,52 @@
+"""The config tree: where conf/ is, composing it (as the CLI does) and the resolvers it uses.
+
+Tests and `synthlab bench` compose through compose() here, then build through run.build(), so
+they get exactly the objects a `synthlab ...` command gets.
+"""
+
+import hashlib
+import re
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+# conf/ sits beside the package in a checkout; a wheel carries it inside as synthlab/conf
+_HERE = Path(__file__).resolve().parent
+CONF = str(_HERE / "conf") if (_HERE / "conf").is_dir() else str(_HERE.parent / "conf")
+
+
+def job_dir(override_dirname: str) -> str:
+    """A sweep job's folder name from its overrides: readable, filesystem-safe, unique (hash),
+    and the same on every re-run of the sweep, so finished jobs are found and skipped."""
+    slug = re.sub(r"[^A-Za-z0-9.=_,-]+", "-", override_dirname).strip("-")[:80] or "defaults"
+    return f"{slug}_{hashlib.sha1(override_dirname.encode()).hexdigest()[:6]}"
+
+
+def register_resolvers() -> None:
+    """Resolvers that conf/config.yaml names; called by the CLI before Hydra composes."""
+    OmegaConf.register_new_resolver("job_dir", job_dir, replace=True)
+
+
+def compose(overrides=(), hydra: bool = False) -> DictConfig:
+    """The root config with these overrides, as the CLI composes it (hydra=True keeps the
+    `hydra` node, which configs that interpolate `${hydra:...}` need)."""
+    from hydra import compose as _compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            return _compose("config", overrides=list(overrides), return_hydra_config=hydra)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def options(group: str) -> list[str] | None:
+    """The options of a config group (None: no such group)."""
+    d = Path(CONF) / group
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else None
+
+
+def groups() -> list[str]:
+    root = Path(CONF)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and any(p.glob("*.yaml")))

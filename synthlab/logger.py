@@ -1,0 +1,98 @@
+"""The loggers conf/logger/ names: Lightning's, plus what synthlab asks of every one of them.
+
+Tasks log images with `log_images` (frames, sample sheets) and run() ends a run with
+`log_summary` and `close`, whichever logger is configured: the contract is these three
+methods, so nothing asks a logger what it is.
+"""
+
+import logging
+import math
+import os
+
+from pytorch_lightning import loggers
+
+from synthlab.io import to_pil
+
+log = logging.getLogger("synthlab")
+
+
+def scalars(metrics: dict) -> dict:
+    """The finite numbers of a metrics dict (lists, strings and NaN stay in metrics.json)."""
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+class Images:
+    """What synthlab asks of a logger beyond Lightning's: images in [0, 1], a final summary."""
+
+    def log_images(self, key: str, images: list, captions: list | None = None, step: int | None = None) -> None:
+        """Images as (C, H, W) tensors in [0, 1]."""
+
+    def log_summary(self, metrics: dict) -> None:
+        self.log_metrics({f"final/{k}": v for k, v in scalars(metrics).items()})
+
+    def close(self) -> None:
+        """Flush and end the run, so the next job of a sweep starts its own."""
+
+
+class CSVLogger(Images, loggers.CSVLogger):
+    """Metrics to CSV; images are the PNGs in the run folder, so none are logged here."""
+
+    def close(self) -> None:
+        self.save()
+
+
+class TensorBoardLogger(Images, loggers.TensorBoardLogger):
+    def log_images(self, key, images, captions=None, step=None):
+        for i, img in enumerate(images):
+            tag = f"{key}/{captions[i]}" if captions else key
+            self.experiment.add_image(tag, img.detach().float().cpu().clamp(0, 1), step or 0)
+
+    def close(self) -> None:
+        self.experiment.flush()
+
+
+class WandbLogger(Images, loggers.WandbLogger):
+    """W&B, offline unless mode=online; if online cannot start (no login, no network) it says
+    so in one line and goes on offline, so a run never waits on the network."""
+
+    def __init__(self, mode: str = "offline", name: str | None = None, **kw):
+        super().__init__(name=name or None, mode=mode, settings={"init_timeout": 30, "silent": True}, **kw)
+        self._wandb_init.pop("anonymous", None)  # recent wandb warns about anonymous=None on every run
+
+    def log_hyperparams(self, params) -> None:
+        """Logs the config, which opens the run: the moment online either works or falls back."""
+        from synthlab.online import unreachable
+
+        try:
+            if self._wandb_init["mode"] == "online":
+                import wandb
+
+                why = unreachable(os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url)
+                if why:
+                    raise ConnectionError(why)
+            super().log_hyperparams(params)
+        except Exception as e:  # wandb raises several types (UsageError, CommError, timeouts)
+            if self._wandb_init["mode"] != "online":
+                raise
+            self.close()
+            first = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            log.warning("W&B could not start online (%s); logging offline instead: sync later with "
+                        "`wandb sync %s/wandb/offline-run-*`", first, self._wandb_init["dir"])
+            self._wandb_init["mode"], self._experiment = "offline", None
+            super().log_hyperparams(params)
+
+    def log_images(self, key, images, captions=None, step=None):
+        # 8-bit images: wandb casts float arrays to uint8 without scaling, so [0, 1] came out black
+        kw = {"caption": list(captions)} if captions else {}
+        self.log_image(key=key, images=[to_pil(img) for img in images], step=step, **kw)
+
+    def log_summary(self, metrics: dict) -> None:
+        self.experiment.summary.update(scalars(metrics))
+
+    def close(self) -> None:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+        self._experiment = None

@@ -1,0 +1,36 @@
+"""The critic interface: a loss on the tapped layers of a feature network.
+
+A task runs its feature net once per evaluation on the union of its critics' layers, hands each
+critic the features (a dict: layer name -> (1, C, H, W) tensor, or (1, N) for fc layers) and
+sums their losses. Targets are set once per phase. A new loss is one subclass here plus one
+file in conf/critic/ (see docs/architecture.md).
+"""
+
+import math
+
+import torch
+
+from synthlab.errors import SynthlabError
+
+
+class Critic:
+    image = "style"  # which of the task's images the targets come from: "style" or "content"
+
+    def __init__(self, layers, weight: float = 1.0):
+        if isinstance(layers, str) or not list(layers):
+            raise SynthlabError(f"{type(self).__name__}: layers must be a non-empty list of layer names, got {layers!r}")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
+            raise SynthlabError(f"{type(self).__name__}: weight must be a finite number >= 0, got {weight!r}")
+        self.layers, self.weight = [str(l) for l in layers], float(weight)
+
+    def set_target(self, feats: dict) -> None:
+        """The target's features for this phase (detached copies are kept)."""
+        raise NotImplementedError
+
+    def loss(self, feats: dict) -> torch.Tensor:
+        """The weighted loss of the current image's features."""
+        raise NotImplementedError
+
+    def stats(self) -> dict:
+        """Anything worth a line in metrics.json (e.g. the matmul dtype it chose)."""
+        return {}

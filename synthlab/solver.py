@@ -1,0 +1,93 @@
+"""The image-optimisation solver: phases, an evaluation budget, the optimiser and its restarts.
+
+A plain component: a task asks it which phase a step belongs to and what size the image has in
+that phase, hands it the image at the start of each phase, and lets it spend evaluations of the
+task's loss. Tests and `synthlab bench` run it without a Trainer (backward defaults to
+Tensor.backward; a LightningModule passes its manual_backward).
+
+Phase i of n works at scale 1/2^(n-1-i). Each phase spends `iterations` function
+evaluations: steps of a first-order optimiser (Adam: one evaluation a step), or L-BFGS
+evaluations including its line search. L-BFGS stops early when a line search finds no
+decrease (the loss moved under it, e.g. new patch matches); its memory is then dropped and it
+restarts from steepest descent, so every phase spends its whole budget.
+"""
+
+import math
+import time
+from typing import Callable
+
+import torch
+
+from synthlab.errors import SynthlabError
+
+
+class Solver:
+    def __init__(self, optim: Callable, phases: int = 1, iterations: int = 100, evals_per_step: int = 20):
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in (phases, iterations, evals_per_step)):
+            raise SynthlabError(f"task.phases, task.iterations and task.evals_per_step must be integers >= 1, "
+                                f"got {phases!r}, {iterations!r}, {evals_per_step!r}")
+        self.optim, self.phases, self.iterations, self.evals_per_step = optim, phases, iterations, evals_per_step
+        self.steps_per_phase = math.ceil(iterations / evals_per_step)
+        self.opt = None
+        self.evals = self.phase_evals = self.restarts = 0
+        self.phase_seconds = [0.0] * phases
+
+    # --- the schedule ----------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """Training steps in all: each spends up to evals_per_step evaluations."""
+        return self.phases * self.steps_per_phase
+
+    def phase_of(self, step: int) -> int:
+        return step // self.steps_per_phase
+
+    def is_last_step(self, step: int) -> bool:
+        return (step + 1) % self.steps_per_phase == 0
+
+    def scale(self, phase: int) -> float:
+        return 0.5 ** (self.phases - 1 - phase)
+
+    def phase_size(self, hw, phase: int) -> tuple:
+        return tuple(max(1, round(v * self.scale(phase))) for v in hw)
+
+    # --- optimising ------------------------------------------------------------------------
+    def start(self, params) -> None:
+        """A new phase: a fresh optimiser over these parameters and a fresh budget."""
+        self.opt = self.optim(list(params))
+        self.phase_evals = 0
+
+    def left(self) -> int:
+        """Evaluations the next step may spend."""
+        return min(self.evals_per_step, self.iterations - self.phase_evals)
+
+    def spend(self, n: int, loss_fn: Callable, backward: Callable = torch.Tensor.backward, phase: int = 0) -> float:
+        """Spend n function evaluations of loss_fn; returns the last loss."""
+        def closure():
+            self.opt.zero_grad()
+            loss = loss_fn()
+            backward(loss)
+            self.evals += 1
+            self.phase_evals += 1
+            return loss
+
+        t, start = time.perf_counter(), self.evals
+        group = self.opt.param_groups[0]
+        budgeted = "max_eval" in group  # L-BFGS: one step() spends up to max_eval evaluations
+        loss = None
+        while self.evals - start < n:
+            want = n - (self.evals - start)
+            if budgeted:
+                group["max_iter"] = group["max_eval"] = want
+            before = self.evals
+            loss = self.opt.step(closure)
+            if budgeted and self.evals - before < want:  # stopped early: restart from steepest descent
+                self.opt.state.clear()
+                self.restarts += 1
+        self.phase_seconds[phase] += time.perf_counter() - t
+        if loss is not None and not torch.isfinite(loss):
+            raise SynthlabError(f"loss became {float(loss)} at phase {phase}, evaluation {self.evals}: "
+                                "lower the optimiser's lr or the loss weights")
+        return float("nan") if loss is None else float(loss.detach())
+
+    def stats(self) -> dict:
+        return {"evals": self.evals, "restarts": self.restarts, "phase_seconds": self.phase_seconds}

@@ -38,18 +38,32 @@ def check_overrides(args) -> None:
                 raise SynthlabError(f"unknown {key} {v.strip()!r}{hint}; choose one of: {', '.join(opts)}")
 
 
+# keys that moved when critics, optimisers and data became their own groups
+RENAMED = {"task.style_weight": "critic.patches.weight (texture) or critic.gram.weight (fc_style)",
+           "task.variety": "critic.patches.variety", "task.layers": "critic.patches.layers",
+           "task.match_every": "critic.patches.match_every", "task.match_dtype": "critic.patches.match_dtype",
+           "task.match_budget_mb": "critic.patches.budget_mb", "task.critic": "critic (e.g. critic=reference)",
+           "task.content_layers": "critic.content.layers", "task.content_weight": "critic.content.weight",
+           "task.style_layers": "critic.gram.layers", "task.style_layer_weights": "critic.gram.layer_weights",
+           "task.lr": "optim.lr", "task.beta1": "optim.betas", "task.size": "data.crop (task=gan, mnist_classifier)",
+           "task.train_size": "nothing: gan_sample reads it from the checkpoint"}
+
+
 def check_keys(args) -> None:
     """Compose once (single runs only) so a misspelled key fails in one line with a suggestion."""
     from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
     ovr = [a for a in args if "=" in a and not a.startswith(("-", "hydra.", "+hydra.", "~hydra."))]
     try:
         compose(ovr)
     except (HydraException, OmegaConfBaseException) as e:
-        key = getattr(e.__cause__, "full_key", None)  # the key an override could not set
+        cause = e.__cause__  # Hydra wraps the OmegaConf error that names the key it could not set
+        key = cause.full_key if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) else None
         if not key:
             raise SynthlabError(str(e).strip().splitlines()[0]) from None
+        if key in RENAMED:
+            raise SynthlabError(f"no config key {key!r}: it is now {RENAMED[key]}") from None
         msg = f"no config key {key!r} (to add a new key use +{key}=...)"
         parent, _, leaf = key.rpartition(".")
         try:  # a suggestion from the keys that do exist there

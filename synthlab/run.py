@@ -48,7 +48,7 @@ def instantiate(node, *args, **kwargs):
         root = e
         while root.__cause__ is not None:
             root = root.__cause__
-        target = node.get("_target_", "?") if hasattr(node, "get") else "?"
+        target = node.get("_target_", "?")
         msg = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
         raise SynthlabError(f"cannot build {target} from the config: {type(root).__name__}: {msg}") from e
 

@@ -1,4 +1,4 @@
-"""Data: exemplar images now; MNIST joins here."""
+"""Data: exemplar and content images (images.py) and MNIST (mnist.py)."""
 
 from synthlab.data.images import fit_max_side, load_image, resize
 

@@ -1,4 +1,4 @@
-"""Networks: random feature nets now; CPPNs, encoder, discriminator and VGG join them here."""
+"""Networks: random feature nets, CPPNs, the GAN's encoder and discriminator, VGG19."""
 
 from synthlab.nets.random_conv import RandomConvNet
 

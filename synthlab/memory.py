@@ -22,6 +22,15 @@ def require(need: float, what: str, hint: str) -> None:
                             f"is free: {hint}")
 
 
+MAX_LAYERS = 10_000  # far beyond any net here; 100k layers take minutes just to construct
+
+
+def require_layers(n: int, what: str) -> None:
+    """Refuse a network with so many layers that building it alone would take minutes."""
+    if n > MAX_LAYERS:
+        raise SynthlabError(f"{what} with {n} layers: at most {MAX_LAYERS}; use a smaller depth")
+
+
 def require_params(n: float, what: str) -> None:
     """Refuse a network whose weights (and as much again for their initialisation) cannot fit."""
     require(8 * n, f"{what} with {n:.3g} parameters", "use a smaller width, depth or units")

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
-from synthlab.memory import require_params
+from synthlab.memory import require_layers, require_params
 from synthlab.nets.layers import init_layers
 
 
@@ -24,6 +24,7 @@ class ConvCPPN(nn.Module):
         if layers < 1 or channels < 1 or kernel not in (1, 3):
             raise SynthlabError(f"conv_cppn needs layers >= 1, channels >= 1 and kernel 1 or 3, "
                                 f"got {layers}, {channels}, {kernel}")
+        require_layers(layers, "network=conv_cppn")
         require_params(layers * channels * channels * kernel * kernel, "network=conv_cppn")
         self.kernel, self.norm_scale = kernel, norm_scale
         self.convs = nn.ModuleList(nn.Conv2d(2 if i == 0 else channels, channels, kernel) for i in range(layers))

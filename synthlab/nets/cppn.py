@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
-from synthlab.memory import require_params
+from synthlab.memory import require_layers, require_params
 from synthlab.nets.layers import Dense, Normal, init_layers
 
 
@@ -84,6 +84,7 @@ class CPPN(nn.Module):
             raise SynthlabError(f"network.schedule must be constant or halving, got {schedule!r}")
         if bias not in ("all", "first", "none"):
             raise SynthlabError(f"network.bias must be all, first or none, got {bias!r}")
+        require_layers(depth + 1, "network=cppn")
         widths = [width if schedule == "constant" else max(1, width >> i) for i in range(depth + 1)]
         require_params((in_dim + z_dim) * widths[0] + sum(a * b for a, b in zip(widths, widths[1:]))
                        + widths[-1] * channels, "network=cppn")
@@ -126,6 +127,7 @@ class ResidualCPPN(nn.Module):
         super().__init__()
         if min(blocks, width, sub_depth, channels, z_dim) < 1:
             raise SynthlabError("resnet_cppn needs blocks, width, sub_depth, channels and z_dim >= 1")
+        require_layers(blocks * (sub_depth + 1), "network=resnet_cppn")
         require_params(blocks * (sub_depth + 1) * width * (width + 1) + (in_dim + z_dim + channels) * width,
                        "network=resnet_cppn")
         self.in_dim, self.z_dim, self.channels, self.z_scale = in_dim, z_dim, channels, z_scale

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from synthlab.errors import SynthlabError
-from synthlab.memory import require_params
+from synthlab.memory import require_layers, require_params
 from synthlab.nets.layers import init_layers, run_taps
 
 
@@ -28,6 +28,7 @@ class RandomConvNet(nn.Module):
             raise SynthlabError(f"network.widths {list(widths)} and network.convs {list(convs)} must "
                                 "have equal length and every stage at least one layer")
         ws = [max(1, round(w * units)) for w in widths]
+        require_layers(sum(convs) * depth, "network=random_conv")
         require_params(sum(9 * a * b * n * depth for a, b, n in zip([in_channels] + ws, ws, convs)), "network=random_conv")
         layers = OrderedDict()
         c = in_channels

@@ -16,7 +16,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from synthlab.config import CONF, compose, groups, options, register_resolvers
-from synthlab.errors import SynthlabError
+from synthlab.errors import Stopped, SynthlabError, received, stop_on_signals
 
 
 def check_overrides(args) -> None:
@@ -77,6 +77,19 @@ def check_keys(args) -> None:
         raise SynthlabError(msg) from None
 
 
+def write_error(out: Path, line: str, log: str | None = None) -> None:
+    """error.txt (and error.log) in the run folder; never raises: a full disk or a read-only
+    folder is said in one line, and the run's own error is still printed."""
+    from synthlab.io import write_text
+
+    try:
+        write_text(out / "error.txt", line + "\n")
+        if log is not None:
+            write_text(out / "error.log", log)
+    except OSError as e:
+        print(f"synthlab: could not write error.txt into {out}: {e.strerror or e}", file=sys.stderr)
+
+
 def _fail(msg: str, code: int = 1):
     print(f"synthlab: error: {msg}", file=sys.stderr)
     sys.exit(code)
@@ -122,9 +135,18 @@ def job(cfg: DictConfig):
             return json.loads((out / "metrics.json").read_text())
     (out / "error.txt").unlink(missing_ok=True)
     try:
-        return run(cfg)
+        try:
+            return run(cfg)
+        except Exception:
+            if received:  # a library cut off by the signal failed on its way out: it is the stop
+                raise Stopped(received[0]) from None
+            raise
+    except Stopped as e:  # a stopped sweep stops: the remaining jobs do not start
+        write_error(out, str(e))
+        print(f"synthlab: {e}: {out} is unfinished (no metrics.json)", file=sys.stderr)
+        sys.exit(128 + e.signum)
     except SynthlabError as e:
-        (out / "error.txt").write_text(f"{e}\n")
+        write_error(out, str(e))
         if multirun:
             print(f"synthlab: error in job {out}: {e}", file=sys.stderr)
             return None  # the other jobs of the sweep go on
@@ -133,8 +155,7 @@ def job(cfg: DictConfig):
         if os.environ.get("SYNTHLAB_TRACEBACK"):
             raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        (out / "error.txt").write_text(f"{type(e).__name__}: {first}\n")
-        (out / "error.log").write_text(traceback.format_exc())
+        write_error(out, f"{type(e).__name__}: {first}", traceback.format_exc())
         if multirun:  # one failing job must not take the sweep down
             print(f"synthlab: job {out} failed ({type(e).__name__}: {first[:200]}); see its error.log", file=sys.stderr)
             return None
@@ -143,7 +164,15 @@ def job(cfg: DictConfig):
 
 
 def main():
-    args = sys.argv[1:]
+    stop_on_signals()  # first: a signal while starting up stops the command too
+    try:
+        start(sys.argv[1:])
+    except Stopped as e:  # before or between jobs (inside one, job() has said where)
+        print(f"synthlab: {e}", file=sys.stderr)
+        sys.exit(128 + e.signum)
+
+
+def start(args):
     if args and args[0] in ("bench", "report"):
         import importlib
 

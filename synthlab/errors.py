@@ -3,3 +3,34 @@
 
 class SynthlabError(Exception):
     """A bad config value, file or size. The message names what is wrong and how to fix it."""
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGINT arrived: the run stops where it is, writes no result that looks
+    finished, and the command exits 128 + the signal number. A BaseException, so that no
+    `except Exception` on the way (loggers, fallbacks) can swallow it."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+received: list = []  # the signals that arrived, in order
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (SLURM, docker stop, timeout, CI) and SIGINT raise Stopped at once. Lightning
+    keeps this handler beside its own during fit/predict (it composes existing handlers), so
+    the run stops mid-step instead of finishing the step and exiting 0. The signal is also
+    recorded: a library interrupted mid-import may fail later with another error, which is
+    then still reported as the stop it is (see cli.job)."""
+    import signal
+
+    def stop(signum, frame):
+        received.append(signum)
+        raise Stopped(signum)
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, stop)

@@ -1,4 +1,6 @@
-"""Atomic output files: a killed run never leaves a half-written file under its final name."""
+"""Atomic output files: a killed run never leaves a half-written file under its final name, and
+a symlink planted under an output's name is replaced, never followed out of the folder. Every
+file synthlab writes goes through atomic_write."""
 
 import json
 import os
@@ -46,6 +48,10 @@ def save_png(path, img, text: dict | None = None) -> Path:
     for k, v in (text or {}).items():
         info.add_itxt(k, str(v))
     return atomic_write(path, lambda tmp: pil.save(tmp, format="PNG", pnginfo=info))
+
+
+def write_text(path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def write_json(path, data) -> Path:

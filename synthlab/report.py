@@ -12,9 +12,10 @@ conclusion does not rest on one exemplar or one draw.
 
 import argparse
 import json
+import math
 from pathlib import Path
 
-from synthlab.io import atomic_write, write_json
+from synthlab.io import write_json, write_text
 
 # metrics shown when any run has them, in this order (texture, then CPPN complexity)
 KNOWN = ["swd", "copy32", "copy64", "png_bpp", "grad", "hf_share", "std", "params", "seconds"]
@@ -24,21 +25,46 @@ def columns(runs: list[dict]) -> list[str]:
     return [c for c in KNOWN if any(isinstance(r.get(c), (int, float)) for r in runs)]
 
 
+def read_run(d: Path) -> dict:
+    """One run folder's row: its overrides and metrics (status ok), its error (failed), or,
+    when a file cannot be read (cut by a kill, a full disk, edited by hand), status bad and
+    which file and why; one bad run never stops the report."""
+    import yaml
+
+    row, ovr, what = {}, d / ".hydra" / "overrides.yaml", None
+    try:
+        if ovr.exists():
+            what = ovr
+            row["overrides"] = [str(o) for o in (yaml.safe_load(ovr.read_text()) or [])]
+        if (d / "metrics.json").exists():
+            what = d / "metrics.json"
+            metrics = json.loads(what.read_text())
+            if not isinstance(metrics, dict):
+                raise ValueError("not a JSON object")
+            row.update(metrics)
+        else:
+            what = d / "error.txt"
+            row.update(status="failed", error=what.read_text(errors="replace").strip())
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        row.update(status="bad", error=f"cannot read {what.name}: {reason}")
+    return row
+
+
 def collect(root: Path) -> list[dict]:
     runs = []
     for d in sorted({p.parent for p in root.rglob("metrics.json")} | {p.parent for p in root.rglob("error.txt")}):
-        row = {"dir": str(d.relative_to(root)) or "."}
-        ovr = d / ".hydra" / "overrides.yaml"
-        if ovr.exists():
-            import yaml
-
-            row["overrides"] = yaml.safe_load(ovr.read_text()) or []
-        if (d / "metrics.json").exists():
-            row.update(json.loads((d / "metrics.json").read_text()))
-        else:
-            row.update(status="failed", error=(d / "error.txt").read_text().strip())
-        runs.append(row)
+        runs.append({"dir": str(d.relative_to(root)) or ".", **read_run(d)})
     return runs
+
+
+def rank_key(metric: str):
+    """Sort by metric, ascending; NaN, infinities and missing values go last."""
+    def key(r):
+        v = r.get(metric)
+        ok = isinstance(v, (int, float)) and math.isfinite(v)
+        return (not ok, v if ok else 0.0)
+    return key
 
 
 def table(runs: list[dict], sort: str | None = None) -> str:
@@ -46,14 +72,14 @@ def table(runs: list[dict], sort: str | None = None) -> str:
     sort = sort or ("swd" if "swd" in cols else None)
     ok = [r for r in runs if r.get("status") == "ok"]
     if sort:
-        ok.sort(key=lambda r: r.get(sort, float("inf")))
+        ok.sort(key=rank_key(sort))
     lines = ["| rank | run | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for i, r in enumerate(ok, 1):
         vals = [f"{r[c]:.3g}" if isinstance(r.get(c), (int, float)) else "" for c in cols]
         lines.append(f"| {i} | {r.get('run_name') or r['dir']} | " + " | ".join(vals) + " |")
     for r in runs:
         if r.get("status") != "ok":
-            lines.append(f"| failed | {r['dir']} | {r.get('error', '')} |" + " |" * (len(cols) - 1))
+            lines.append(f"| {r.get('status', 'failed')} | {r['dir']} | {r.get('error', '')} |" + " |" * (len(cols) - 1))
     return "\n".join(lines)
 
 
@@ -72,12 +98,18 @@ def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
     lines = [f"| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
              "|---" * (2 * len(cols) + 2) + "|"]
     key = cols[0] if cols else None
-    order = sorted(groups.items(), key=lambda kv: sum(r.get(key, 0) for r in kv[1]) / len(kv[1]))
+    def mean(rs, c):
+        v = [r.get(c) for r in rs]
+        return sum(v) / len(v) if all(isinstance(x, (int, float)) for x in v) else float("nan")
+
+    order = sorted(groups.items(), key=lambda kv: rank_key("m")({"m": mean(kv[1], key)}) if key else 0)
     for name, rs in order:
         vals = []
         for c in cols:
-            v = [r[c] for r in rs]
-            vals += [f"{sum(v) / len(v):.3g}", f"{WORST.get(c, max)(v):.3g}"]
+            v = [r.get(c) for r in rs]
+            nums = all(isinstance(x, (int, float)) for x in v)
+            worst = (float("nan") if any(math.isnan(x) for x in v) else WORST.get(c, max)(v)) if nums else float("nan")
+            vals += [f"{mean(rs, c):.3g}", f"{worst:.3g}"]
         lines.append(f"| {name} | {len(rs)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
@@ -104,6 +136,6 @@ def main(argv=None) -> int:
     sheet = contact_sheet(a.dir, runs, metric)
     page = dashboard(a.dir, runs, cols)
     print(f"wrote {a.dir / 'report.md'}, {sheet}, {page}")
-    atomic_write(a.dir / "report.md", lambda tmp: Path(tmp).write_text(text + "\n"))
+    write_text(a.dir / "report.md", text + "\n")
     write_json(a.dir / "report.json", runs)
     return 0

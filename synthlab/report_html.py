@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from synthlab.io import save_png, write_text
+
 IMAGES = ("texture.png", "cppn.png", "conv_cppn.png", "fc_style.png", "class_grid.png", "samples")
 
 
@@ -75,19 +77,23 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
             if not match:
                 continue
             r, x = match[0], left + j * cell
-            img = main_image(root, r) if r.get("status") == "ok" else None
+            ok = r.get("status") == "ok"
+            img = main_image(root, r) if ok else None
+            text = "no image" if ok else r.get("status", "failed").upper()
             if img is not None:
-                with Image.open(img) as im:
-                    im = im.convert("RGB")
-                    im.thumbnail((cell - 8, cell - 8))
-                    sheet.paste(im, (x + 4, y + 4))
-                text = f"{metric} {r[metric]:.3g}" if metric and isinstance(r.get(metric), (int, float)) else "ok"
-            else:
+                try:
+                    with Image.open(img) as im:
+                        im = im.convert("RGB")
+                        im.thumbnail((cell - 8, cell - 8))
+                        sheet.paste(im, (x + 4, y + 4))
+                    text = f"{metric} {r[metric]:.3g}" if metric and isinstance(r.get(metric), (int, float)) else "ok"
+                except (OSError, ValueError, Image.DecompressionBombError):  # a cut or foreign image file
+                    img, text = None, "BAD IMAGE"
+            if img is None:
                 draw.rectangle([x + 4, y + 4, x + cell - 4, y + cell - 4], outline="red", width=3)
-                text = "FAILED"
-            draw.text((x + 4, y + cell + 2), text, fill="red" if text == "FAILED" else "black", font=font)
+            draw.text((x + 4, y + cell + 2), text, fill="black" if img is not None else "red", font=font)
     path = root / "contact_sheet.png"
-    sheet.save(path)
+    save_png(path, sheet)
     return path
 
 
@@ -136,10 +142,10 @@ def dashboard(root: Path, runs: list[dict], cols: list[str]) -> Path:
             tds.append(f'<td data-v="{e(v)}">{e(f"{v:.4g}" if isinstance(v, (int, float)) else "")}</td>')
         rows.append("<tr>" + "".join(tds) + "</tr>")
     head = "".join(f"<th>{e(h)}</th>" for h in ["run", *ax, *cols])
-    failed = "".join(f'<li class="failed">{e(r["dir"])}: {e(r.get("error", ""))}</li>'
+    failed = "".join(f'<li class="failed">{e(r["dir"])} ({e(r.get("status", "failed"))}): {e(r.get("error", ""))}</li>'
                      for r in runs if r.get("status") != "ok")
     page = PAGE.format(title=e(f"synthlab report: {root.name}"), n_ok=len(ok), n_failed=len(runs) - len(ok),
                        cells="".join(cells), head=head, rows="".join(rows), failed=failed or "<li>none</li>")
     path = root / "report.html"
-    path.write_text(page)
+    write_text(path, page)
     return path

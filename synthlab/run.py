@@ -12,7 +12,7 @@ from hydra.utils import instantiate as _instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from synthlab.errors import SynthlabError
-from synthlab.io import check_state, checkpoint_io, load_weights, write_json
+from synthlab.io import check_state, checkpoint_io, load_weights, write_json, write_text
 from synthlab.tasks.base import Task
 
 log = logging.getLogger("synthlab")
@@ -106,7 +106,7 @@ def run(cfg: DictConfig) -> dict:
     quiet_lightning()
     resumed = resume_dir(cfg)
     if resumed is not None:  # keep writing into the interrupted run's folder
-        (out_dir / "resumed.txt").write_text(f"continued {resumed}\n")
+        write_text(out_dir / "resumed.txt", f"continued {resumed}\n")
         out_dir = resumed
         log.info("resuming %s from %s", resumed, resumed / "checkpoints" / "last.ckpt")
     task = build(cfg, out_dir)

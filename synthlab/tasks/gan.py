@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
-from synthlab.io import load_weights, save_png
+from synthlab.io import load_weights, save_png, write_text
 from synthlab.nets.cppn import Coords
 from synthlab.nets.discriminator import Discriminator
 from synthlab.nets.encoder import Encoder
@@ -183,9 +183,8 @@ class CPPNGAN(Task):
             row["class_consistency"] = score
             self.log("class_consistency", score)
         log = self.out_dir / "epochs.jsonl"  # one line per epoch, kept across kills and resumes
-        cut = log.exists() and log.stat().st_size and not log.read_bytes().endswith(b"\n")
-        with open(log, "a") as f:  # after a kill mid-line, start a fresh line
-            f.write(("\n" if cut else "") + json.dumps(row) + "\n")
+        rows = [r for r in read_epochs(log) if r["epoch"] < row["epoch"]] + [row]
+        write_text(log, "".join(json.dumps(r) + "\n" for r in rows))  # whole file, atomically
         self.last_sheet = grid(imgs.cpu())
         save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", self.last_sheet)
         self.log_images("samples", [self.last_sheet], [f"epoch {self.current_epoch + 1}"])

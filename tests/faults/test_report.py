@@ -1,0 +1,65 @@
+"""Fault suite, reports: one bad run folder never breaks `synthlab report`; bad runs are listed
+as bad with the reason, the rest ranked (NaN and infinity last); and the report never writes
+through a symlink planted in the sweep folder."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from conftest import cli
+from synthlab.io import save_png, write_json
+
+
+def make_run(root, name, swd, image=True):
+    d = root / name
+    (d / ".hydra").mkdir(parents=True)
+    (d / ".hydra" / "overrides.yaml").write_text(f"- seed={name}\n")
+    write_json(d / "metrics.json", {"status": "ok", "swd": swd, "copy32": 0.1, "copy64": 0.0, "seconds": 1.0,
+                                    "run_name": name})
+    if image:
+        rng = np.random.default_rng(len(name))
+        save_png(d / "texture.png", Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)))
+    return d
+
+
+def test_bad_runs_are_listed_as_bad_and_the_rest_ranked_nan_last(tmp_path):
+    root = tmp_path / "sweep"
+    make_run(root, "good", 120.0)
+    make_run(root, "better", 80.0)
+    make_run(root, "nan", float("nan"))
+    make_run(root, "inf", float("inf"))
+    cut = make_run(root, "cut_metrics", 1.0)
+    (cut / "metrics.json").write_text('{"status": "ok", "sw')
+    png = make_run(root, "cut_png", 90.0)
+    (png / "texture.png").write_bytes((png / "texture.png").read_bytes()[:60])
+    ovr = make_run(root, "bad_overrides", 70.0)
+    (ovr / ".hydra" / "overrides.yaml").write_text("- [unclosed\n")
+    r = cli("report", str(root))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    rows = [l.split("|") for l in r.stdout.splitlines() if l.startswith("| ")][1:]
+    ranked = [c[2].strip() for c in rows if c[1].strip().isdigit()]
+    assert ranked == ["better", "cut_png", "good", "inf", "nan"]  # a cut PNG still has its metrics
+    bad = {c[2].strip(): c[3].strip() for c in rows if c[1].strip() == "bad"}
+    assert set(bad) == {"cut_metrics", "bad_overrides"}
+    assert bad["cut_metrics"].startswith("cannot read metrics.json") and "overrides.yaml" in bad["bad_overrides"]
+    page = (root / "report.html").read_text()
+    assert "cut_metrics (bad): cannot read metrics.json" in page
+    assert Image.open(root / "contact_sheet.png").size[0] > 0
+    saved = json.loads((root / "report.json").read_text())
+    assert {r["dir"]: r["status"] for r in saved}["cut_metrics"] == "bad"
+
+
+def test_report_never_writes_through_a_symlink(tmp_path):
+    root = tmp_path / "sweep"
+    make_run(root, "a", 1.0)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("report.html", "contact_sheet.png", "report.md", "report.json"):
+        (outside / name).write_text("precious\n")
+        (root / name).symlink_to(outside / name)
+    r = cli("report", str(root))
+    assert r.returncode == 0, r.stderr[-2000:]
+    for name in ("report.html", "contact_sheet.png", "report.md", "report.json"):
+        assert (outside / name).read_text() == "precious\n"  # untouched
+        assert (root / name).is_file() and not (root / name).is_symlink()

@@ -6,9 +6,12 @@ job is recorded and the others go on.
 """
 
 import difflib
+import errno
 import json
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from synthlab.config import CONF, compose, groups, options, register_resolvers
 from synthlab.errors import Stopped, SynthlabError, received, stop_on_signals
+from synthlab.io import RunLock
 
 
 def check_overrides(args) -> None:
@@ -77,17 +81,22 @@ def check_keys(args) -> None:
         raise SynthlabError(msg) from None
 
 
-def write_error(out: Path, line: str, log: str | None = None) -> None:
-    """error.txt (and error.log) in the run folder; never raises: a full disk or a read-only
-    folder is said in one line, and the run's own error is still printed."""
+MIN_FREE = 1 << 20  # bytes: the config, the log and at least a small image
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def write_error(out: Path, line: str, log: str | None = None) -> bool:
+    """error.txt (and error.log) in the run folder. Never raises: on a full disk or a read-only
+    folder it returns False, and the caller's one line is all that is said."""
     from synthlab.io import write_text
 
     try:
         write_text(out / "error.txt", line + "\n")
         if log is not None:
             write_text(out / "error.log", log)
-    except OSError as e:
-        print(f"synthlab: could not write error.txt into {out}: {e.strerror or e}", file=sys.stderr)
+        return True
+    except OSError:
+        return False
 
 
 def _fail(msg: str, code: int = 1):
@@ -103,6 +112,29 @@ def sweep_name(hc) -> str:
     parsed = OverridesParser.create().parse_overrides(given)
     swept = set(hc.sweeper.get("params") or {}) | {o.get_key_element() for o in parsed if o.is_sweep_override()}
     return " ".join(o for o in hc.overrides.task if o.split("=", 1)[0] in swept)
+
+
+def check_run_dir(args) -> None:
+    """A run folder given on the command line (hydra.run.dir=...) that holds a finished run, or
+    one a live run is writing, is refused before Hydra writes anything into it."""
+    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
+    d = Path(given[-1]) if given else Path("outputs")
+    try:  # a real write: permission bits say nothing to root
+        d.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=d).close()
+        free = shutil.disk_usage(d).free
+    except OSError as e:
+        raise SynthlabError(f"cannot write into the run folder {d}: {e.strerror or e}") from None
+    if free < MIN_FREE:  # Hydra writes the config there first, and fails with a traceback
+        raise SynthlabError(f"no space left for the run folder {d}: {free // 1024} KiB free on its disk")
+    if not given:
+        return  # the default folder is new for every run (date/time to the microsecond)
+    pid = RunLock(d).holder()
+    if pid:
+        raise SynthlabError(f"run folder {d} is in use by another synthlab run (pid {pid})")
+    if (d / "metrics.json").exists() and "force=true" not in args:
+        raise SynthlabError(f"run folder {d} already holds a finished run (metrics.json): give another "
+                            "hydra.run.dir, or add force=true to replace it")
 
 
 def finished(out: Path, overrides: list) -> bool:
@@ -122,8 +154,6 @@ def job(cfg: DictConfig):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from synthlab.run import run
-
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out = Path(cfg.out_dir)
@@ -133,7 +163,25 @@ def job(cfg: DictConfig):
         if not cfg.get("force") and finished(out, list(hc.overrides.task)):
             print(f"synthlab: skipping finished job {out} (force=true runs it again)", file=sys.stderr)
             return json.loads((out / "metrics.json").read_text())
-    (out / "error.txt").unlink(missing_ok=True)
+    lock = RunLock(out)
+    if not lock.acquire():  # another live run writes here: leave its folder alone
+        msg = f"run folder {out} is in use by another synthlab run (pid {lock.holder()})"
+        if multirun:
+            print(f"synthlab: skipping job: {msg}", file=sys.stderr)
+            return None
+        _fail(msg, 2)
+    try:
+        return guarded(cfg, out, multirun)
+    finally:
+        lock.release()
+
+
+def guarded(cfg: DictConfig, out: Path, multirun: bool):
+    """run(cfg), with every way it can end turned into its one line and its files."""
+    from synthlab.run import run
+
+    for old in ("metrics.json", "error.txt", "error.log"):  # this run's outcome, not a previous one's
+        (out / old).unlink(missing_ok=True)
     try:
         try:
             return run(cfg)
@@ -151,6 +199,15 @@ def job(cfg: DictConfig):
             print(f"synthlab: error in job {out}: {e}", file=sys.stderr)
             return None  # the other jobs of the sweep go on
         _fail(str(e))
+    except OSError as e:
+        if e.errno not in DISK_ERRORS:
+            raise
+        msg = f"{e.strerror} while writing {e.filename or out}"  # full disk, read-only or not ours
+        write_error(out, msg)
+        if multirun:
+            print(f"synthlab: error in job {out}: {msg}", file=sys.stderr)
+            return None
+        _fail(msg)
     except Exception as e:  # a bug or a crash: one line here, the traceback in error.log
         if os.environ.get("SYNTHLAB_TRACEBACK"):
             raise
@@ -181,6 +238,7 @@ def start(args):
         check_overrides(args)
         if not {"-m", "--multirun"} & set(args) and not any(a.startswith("-") for a in args):
             check_keys(args)
+            check_run_dir(args)
     except SynthlabError as e:
         _fail(str(e), 2)
     os.environ.setdefault("WANDB_SILENT", "true")

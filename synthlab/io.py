@@ -27,6 +27,8 @@ def atomic_write(path, write) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)
+    except OSError as e:  # name the file the user knows, not the temp file
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -106,3 +108,47 @@ def check_state(own: dict, state, where: str, ignore: tuple = ()) -> None:
                else "is missing" if missing else "is not in this config")
         raise SynthlabError(f"{where} does not fit this config: key {k!r} {how} "
                             f"({len(missing)} missing, {len(extra)} unexpected, {len(shape)} wrong shapes)")
+
+
+class RunLock:
+    """A run folder belongs to one run: an exclusive flock on DIR/.synthlab.lock, held while the
+    run lives and released by the kernel when the process ends, however it ends."""
+
+    def __init__(self, folder):
+        self.path, self.fd = Path(folder) / ".synthlab.lock", None
+
+    def holder(self) -> str | None:
+        """The pid of the live run holding the folder, or None if it is free."""
+        import fcntl
+
+        if not self.path.is_file():
+            return None
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        except BlockingIOError:
+            return os.read(fd, 32).decode(errors="replace").strip() or "?"
+        finally:
+            os.close(fd)
+
+    def acquire(self) -> bool:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

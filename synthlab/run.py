@@ -12,7 +12,7 @@ from hydra.utils import instantiate as _instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from synthlab.errors import SynthlabError
-from synthlab.io import check_state, checkpoint_io, load_weights, write_json, write_text
+from synthlab.io import RunLock, check_state, checkpoint_io, load_weights, write_json, write_text
 from synthlab.tasks.base import Task
 
 log = logging.getLogger("synthlab")
@@ -105,14 +105,18 @@ def run(cfg: DictConfig) -> dict:
     torch.manual_seed(int(cfg.seed))
     quiet_lightning()
     resumed = resume_dir(cfg)
-    if resumed is not None:  # keep writing into the interrupted run's folder
-        write_text(out_dir / "resumed.txt", f"continued {resumed}\n")
-        out_dir = resumed
-        log.info("resuming %s from %s", resumed, resumed / "checkpoints" / "last.ckpt")
-    task = build(cfg, out_dir)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    logger = instantiate(cfg.logger) if cfg.get("logger") else None
+    lock = RunLock(resumed) if resumed is not None else None  # cli.job holds out_dir's lock
+    if lock is not None and not lock.acquire():
+        raise SynthlabError(f"run folder {resumed} is in use by another synthlab run (pid {lock.holder()})")
+    logger = None
     try:
+        if resumed is not None:  # keep writing into the interrupted run's folder
+            write_text(out_dir / "resumed.txt", f"continued {resumed}\n")
+            out_dir = resumed
+            log.info("resuming %s from %s", resumed, resumed / "checkpoints" / "last.ckpt")
+        task = build(cfg, out_dir)
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        logger = instantiate(cfg.logger) if cfg.get("logger") else None
         if logger is not None:
             logger.log_hyperparams(plain)
         trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False,
@@ -138,3 +142,5 @@ def run(cfg: DictConfig) -> dict:
     finally:
         if logger is not None:
             logger.close()
+        if lock is not None:
+            lock.release()

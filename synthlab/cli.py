@@ -15,16 +15,15 @@ import tempfile
 import traceback
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig, OmegaConf, open_dict
-
-from synthlab.config import CONF, compose, groups, options, register_resolvers
 from synthlab.errors import Stopped, SynthlabError, received, stop_on_signals
-from synthlab.io import RunLock
+
+# Hydra, OmegaConf and the rest are imported after the signal handlers are in place (main):
+# a SIGTERM during start-up then stops the command with its one line, like any other.
 
 
 def check_overrides(args) -> None:
     """One-line errors for unknown group options, before Hydra prints its own multi-line ones."""
+    from synthlab.config import groups, options
     for arg in args:
         if arg.startswith("-") or "=" not in arg:
             continue
@@ -53,12 +52,49 @@ RENAMED = {"task.style_weight": "critic.patches.weight (texture) or critic.gram.
            "task.train_size": "nothing: gan_sample reads it from the checkpoint"}
 
 
+QUOTE = ("a value with commas, '=', spaces, brackets or non-ASCII letters must be quoted for Hydra, inside "
+         "the shell's quotes: 'task.exemplar=\"my,file.png\"'")
+
+
+def parse_overrides(args, multirun: bool) -> list:
+    """Hydra's parse of each override, or one line naming the one it cannot read and how to
+    quote it. A single run with a list of values (a,b) is a sweep: it needs -m. In a sweep,
+    every swept key must have at least one value. Returns the parsed overrides."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser, parsed = OverridesParser.create(), []
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            (o,) = parser.parse_overrides([arg])
+        except HydraException:
+            raise SynthlabError(f"cannot read the override {arg!r}: {QUOTE}") from None
+        if o.is_sweep_override():
+            values = list(o.sweep_string_iterator())
+            if not multirun:
+                raise SynthlabError(f"{arg!r} gives {len(values)} values: run them as a sweep with -m, or, if the "
+                                    f"commas are part of one value, {QUOTE}")
+            if not values:
+                raise SynthlabError(f"the sweep over {o.get_key_element()} has no values ({arg!r}): nothing to run")
+        elif o.get_key_element() == "sweep" and o.value() not in (None, "null") and not multirun:
+            raise SynthlabError(f"sweep={o.value()} is a grid of jobs: run it with -m (synthlab -m sweep={o.value()})")
+        parsed.append(o)
+    return parsed
+
+
 def check_keys(args) -> None:
     """Compose once (single runs only) so a misspelled key fails in one line with a suggestion."""
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-    ovr = [a for a in args if "=" in a and not a.startswith(("-", "hydra.", "+hydra.", "~hydra."))]
+    from synthlab.config import compose
+
+    # a sweep's keys are checked with their first values: the same keys, one composition
+    ovr = [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(o.sweep_string_iterator())}"
+           for o in parse_overrides(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
     try:
         compose(ovr)
     except (HydraException, OmegaConfBaseException) as e:
@@ -129,6 +165,8 @@ def check_run_dir(args) -> None:
         raise SynthlabError(f"no space left for the run folder {d}: {free // 1024} KiB free on its disk")
     if not given:
         return  # the default folder is new for every run (date/time to the microsecond)
+    from synthlab.io import RunLock
+
     pid = RunLock(d).holder()
     if pid:
         raise SynthlabError(f"run folder {d} is in use by another synthlab run (pid {pid})")
@@ -149,10 +187,13 @@ def finished(out: Path, overrides: list) -> bool:
     return saved.get("status") == "ok" and saved.get("overrides") == overrides
 
 
-@hydra.main(version_base="1.3", config_path=CONF, config_name="config")
-def job(cfg: DictConfig):
+def job(cfg):
+    """The Hydra task function (wrapped by hydra.main in start): one job of a run or a sweep."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    from synthlab.io import RunLock
 
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
@@ -176,7 +217,7 @@ def job(cfg: DictConfig):
         lock.release()
 
 
-def guarded(cfg: DictConfig, out: Path, multirun: bool):
+def guarded(cfg, out: Path, multirun: bool):
     """run(cfg), with every way it can end turned into its one line and its files."""
     from synthlab.run import run
 
@@ -230,20 +271,27 @@ def main():
 
 
 def start(args):
+    import hydra
+
+    from synthlab.config import CONF, register_resolvers
+
     if args and args[0] in ("bench", "report"):
         import importlib
 
         sys.exit(importlib.import_module(f"synthlab.{args[0]}").main(args[1:]))
+    multirun = bool({"-m", "--multirun"} & set(args))
     try:
         check_overrides(args)
-        if not {"-m", "--multirun"} & set(args) and not any(a.startswith("-") for a in args):
+        parse_overrides(args, multirun)
+        if not any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
             check_keys(args)
+        if not multirun and not any(a.startswith("-") for a in args):
             check_run_dir(args)
     except SynthlabError as e:
         _fail(str(e), 2)
     os.environ.setdefault("WANDB_SILENT", "true")
     register_resolvers()
-    job()
+    hydra.main(version_base="1.3", config_path=CONF, config_name="config")(job)()
 
 
 if __name__ == "__main__":

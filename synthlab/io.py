@@ -88,7 +88,12 @@ def load_weights(path, what: str = "checkpoint", hint: str = ""):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        text = str(e).strip()
+        if "WeightsUnpickler error:" in text:  # a pickle that would run code: say what it wanted
+            why = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
+            raise SynthlabError(f"refused to load {what} {path}: it is not plain weights ({why}); "
+                                "synthlab loads weights only, never code") from None
+        msg = (text.splitlines() or [type(e).__name__])[0][:160]
         raise SynthlabError(f"cannot read {what} {path} ({type(e).__name__}: {msg}){hint}") from None
 
 
@@ -108,6 +113,9 @@ def check_state(own: dict, state, where: str, ignore: tuple = ()) -> None:
                else "is missing" if missing else "is not in this config")
         raise SynthlabError(f"{where} does not fit this config: key {k!r} {how} "
                             f"({len(missing)} missing, {len(extra)} unexpected, {len(shape)} wrong shapes)")
+    bad = [k for k in own if torch.is_floating_point(state[k]) and not torch.isfinite(state[k]).all()]
+    if bad:  # NaN weights would surface much later as "loss became nan"
+        raise SynthlabError(f"{where} holds NaN or infinite values in {len(bad)} tensor(s), e.g. {bad[0]!r}")
 
 
 class RunLock:

@@ -68,7 +68,7 @@ class WandbLogger(Images, loggers.WandbLogger):
             if self._wandb_init["mode"] == "online":
                 import wandb
 
-                why = unreachable(os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url)
+                why = unreachable(os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url, http=True)
                 if why:
                     raise ConnectionError(why)
             super().log_hyperparams(params)

@@ -53,8 +53,16 @@ def instantiate(node, *args, **kwargs):
         raise SynthlabError(f"cannot build {target} from the config: {type(root).__name__}: {msg}") from e
 
 
+def seed_of(cfg: DictConfig) -> int:
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63 - 2**20:
+        raise SynthlabError(f"seed must be an integer from 0 to 2**63 - 2**20 (derived seeds add to it), got {seed!r}")
+    return seed
+
+
 def build(cfg: DictConfig, out_dir) -> Task:
     """The task and everything under it (network, optimiser, critics, data): one instantiate."""
+    seed_of(cfg)
     task = instantiate(cfg.task, out_dir=str(out_dir))
     if not isinstance(task, Task):
         raise SynthlabError(f"task._target_ {cfg.task._target_} is not a synthlab Task")
@@ -102,7 +110,7 @@ def run(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(int(cfg.seed))
+    torch.manual_seed(seed_of(cfg))
     quiet_lightning()
     resumed = resume_dir(cfg)
     lock = RunLock(resumed) if resumed is not None else None  # cli.job holds out_dir's lock

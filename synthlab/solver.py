@@ -54,6 +54,9 @@ class Solver:
     def start(self, params) -> None:
         """A new phase: a fresh optimiser over these parameters and a fresh budget."""
         self.opt = self.optim(list(params))
+        for k, v in self.opt.defaults.items():  # a NaN lr would only show as "loss became nan"
+            if isinstance(v, float) and not math.isfinite(v):
+                raise SynthlabError(f"optim.{k} must be a finite number, got {v}")
         self.phase_evals = 0
 
     def left(self) -> int:

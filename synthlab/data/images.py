@@ -20,14 +20,15 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     elif img.mode in ("I", "F"):
         a = np.asarray(img, dtype=np.float32)
         hi = 65535.0 if a.max() > 255 else 255.0
-        a = a / hi if img.mode == "I" else (a - a.min()) / max(float(a.max() - a.min()), 1e-12)
+        lo, top = (float(np.nanmin(a)), float(np.nanmax(a))) if np.isfinite(a).any() else (0.0, 1.0)
+        a = a / hi if img.mode == "I" else (a - lo) / max(top - lo, 1e-12)
     else:
         if img.mode == "P":
             img = img.convert("RGBA")
         a = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
-    return np.clip(a, 0.0, 1.0)
+    return np.where(np.isfinite(a), np.clip(a, 0.0, 1.0), a)  # non-finite values are refused by name
 
 
 def load_image(spec: str) -> torch.Tensor:
@@ -57,6 +58,9 @@ def load_image(spec: str) -> torch.Tensor:
             raise SynthlabError(f"cannot read image {path}: {e}") from None
     if min(a.shape[:2]) < 1:
         raise SynthlabError(f"image {spec} is empty ({a.shape[1]}x{a.shape[0]})")
+    bad = int((~np.isfinite(a)).any(axis=2).sum())
+    if bad:  # a float TIFF can hold NaN or infinity: every loss would turn NaN
+        raise SynthlabError(f"image {spec} has {bad} pixel(s) that are not finite (NaN or infinity)")
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).contiguous()
 
 

@@ -87,12 +87,19 @@ def download(root: Path, stem: str) -> Path:
 def load_mnist(root, download_missing: bool = True):
     """All splits present under root: (images (N, 28, 28) uint8, labels (N,) int64), and the splits."""
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise SynthlabError(f"data.root {root} is a file: give the folder that holds the MNIST IDX files")
     images, labels, found = [], [], []
     for split in SPLITS:
         files = {k: _find(root, f"{split}-{k}") for k in ("images-idx3-ubyte", "labels-idx1-ubyte")}
-        if not all(files.values()):
+        if not any(files.values()):
             continue
+        if not all(files.values()):  # half a split is a mistake, not a smaller data set
+            have, lack = (next(f"{split}-{k}" for k, v in files.items() if bool(v) == b) for b in (True, False))
+            raise SynthlabError(f"{root} has {have} but not {lack}(.gz): add it, or remove {have}")
         x, y = read_idx(files["images-idx3-ubyte"]), read_idx(files["labels-idx1-ubyte"])
+        if len(x) == 0:
+            raise SynthlabError(f"{files['images-idx3-ubyte']} holds no digits (0 items)")
         if x.ndim != 3 or x.shape[1:] != (28, 28) or y.ndim != 1 or len(x) != len(y):
             raise SynthlabError(f"{files['images-idx3-ubyte']} and {files['labels-idx1-ubyte']} do not pair up: "
                                 f"images {x.shape}, labels {y.shape}")

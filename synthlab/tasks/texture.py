@@ -41,6 +41,9 @@ class TextureSynthesis(ImageTask):
         self.register_buffer("exemplar", ex, persistent=False)
         self.size = image_size(size, tuple(ex.shape[-2:]))
         self.check_sizes()
+        if float(ex.std(dim=(1, 2), correction=0).max()) < 1 / 1024:  # e.g. fully transparent: one colour
+            raise SynthlabError(f"exemplar {exemplar} is one flat colour: there is no texture to synthesise "
+                                "(its alpha channel is not used)")
         self.check_memory(ex.shape[-2] * ex.shape[-1])
 
     def check_sizes(self):

@@ -49,6 +49,23 @@ def files(tmp_path_factory):
         (root / "t10k-labels-idx1-ubyte").write_bytes(labels)
     (d / "mnist_empty").mkdir()
     write_mnist(d / "mnist", 100)
+    write_mnist(d / "mnist_half", 20)
+    (d / "mnist_half" / "t10k-labels-idx1-ubyte").unlink()
+    (d / "mnist_zero").mkdir()
+    (d / "mnist_zero" / "t10k-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + bytes(4) + (28).to_bytes(4, "big") * 2)
+    (d / "mnist_zero" / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + bytes(4))
+    (d / "afile").write_text("not a folder\n")
+    # images: NaN pixels (a float TIFF), and one flat colour (fully transparent)
+    nan = np.random.default_rng(1).random((64, 64), dtype=np.float32)
+    nan[10, 10] = np.nan
+    Image.fromarray(nan, mode="F").save(d / "nan.tif")
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(d / "clear.png")
+
+    class Code:  # a pickle that runs code when loaded
+        def __reduce__(self):
+            return (eval, ("1 + 1",))
+    (d / "run_code" / "checkpoints").mkdir(parents=True)
+    torch.save({"state_dict": {"G.x": Code()}}, d / "run_code" / "checkpoints" / "last.ckpt")
     # VGG weights: wrong keys, and a truncated file
     torch.save({"features.0.weight": torch.zeros(3)}, d / "wrong_keys.pth")
     torch.save({"x": torch.zeros(1000)}, d / "full.pth")
@@ -83,6 +100,17 @@ def rows():
         ("texture", TINY, ["critic.patches.weight=-1"], "weight"),
         ("texture", TINY, ["critic.patches.layers=[conv9_1]"], "conv9_1"),
         ("texture", TINY, ["task=textures"], "choose one of"),
+        ("texture", TINY, ["critic.patches.weight=nan"], "weight must be a finite number >= 0, got nan"),
+        ("texture", TINY, ["critic.patches.weight=inf"], "weight must be a finite number >= 0, got inf"),
+        ("texture", TINY, ["task.smoothness=nan"], "task.smoothness must be >= 0, got nan"),
+        ("texture", TINY, [ex + "{d}/nan.tif"], "has 1 pixel(s) that are not finite"),
+        ("texture", TINY, [ex + "{d}/clear.png"], "is one flat colour"),
+        ("texture", TINY, ["seed=1180591620717411303424"], "seed must be an integer"),
+        ("texture", TINY, [ex + "фото.png"], "must be quoted"),
+        ("texture", TINY, [ex + "a,b.png"], "run them as a sweep with -m"),
+        ("texture", TINY, ["sweep=texture_act_down"], "run it with -m"),
+        ("texture", TINY, ["-m", "task.sise=48,64"], "did you mean task.size"),
+        ("texture", TINY, ["-m", "seed=range(0)"], "has no values"),
         # cppn and conv_cppn
         ("cppn", CPPN, ["task.size=[0,32]"], "positive"),
         ("cppn", CPPN, ["task.size=[2000000,2000000]"], "GiB"),
@@ -104,6 +132,11 @@ def rows():
         ("gan", GAN, ["data.root={d}/mnist_corrupt"], "bad magic"),
         ("gan", GAN, ["data.root={d}/mnist_truncated"], "truncated"),
         ("gan", GAN, ["data.root={d}/mnist_empty"], "mnist_empty"),
+        ("gan", GAN, ["data.root={d}/afile"], "is a file"),
+        ("gan", GAN, ["data.root={d}/mnist_half"], "but not t10k-labels-idx1-ubyte"),
+        ("gan", GAN, ["data.root={d}/mnist_zero"], "holds no digits"),
+        ("gan", GAN, ["data.root={d}/mnist", "data.limit=-100"], "leaves none of the 100 digits"),
+        ("gan", GAN, ["data.root={d}/mnist", "resume={d}/run_code"], "refused to load checkpoint"),
         ("gan", GAN, ["data.root={d}/mnist", "resume=true"], "no unfinished"),
         ("gan", GAN, ["data.root={d}/mnist", "resume={d}/run_truncated"], "cannot read checkpoint"),
         ("gan", GAN, ["data.root={d}/mnist", "resume={d}/run_wrong"], "does not fit"),
@@ -113,6 +146,8 @@ def rows():
         ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_wrong/checkpoints/last.ckpt"],
          "not a task=gan checkpoint"),
         ("gan_sample", ["task=gan_sample", "logger=none"], [], "task.checkpoint must be set"),
+        ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_code/checkpoints/last.ckpt"],
+         "Unsupported global: GLOBAL eval"),
         ("mnist_classifier", CLS, ["data.root={d}/mnist_empty"], "mnist_empty"),
     ]
 

@@ -201,6 +201,8 @@ def job(cfg):
     if multirun:
         with open_dict(cfg):
             cfg.run_name = sweep_name(hc)
+            if cfg.get("logger") and "group" in cfg.logger and not cfg.logger.group:
+                cfg.logger.group = Path(hc.sweep.dir).name  # W&B groups a sweep's runs
         if not cfg.get("force") and finished(out, list(hc.overrides.task)):
             print(f"synthlab: skipping finished job {out} (force=true runs it again)", file=sys.stderr)
             return json.loads((out / "metrics.json").read_text())
@@ -270,11 +272,34 @@ def main():
         sys.exit(128 + e.signum)
 
 
+HELP = """usage: synthlab [-m] [GROUP=OPTION | KEY=VALUE ...]     one run (or, with -m, a sweep)
+       synthlab report DIR [--over KEY]                       compare the runs of a sweep
+       synthlab bench texture|cppn|gan|sweep [...]            timings against references
+
+tasks (task=...): {tasks}
+groups: {groups}
+
+useful overrides:
+  task.exemplar=photo.jpg task.size=[384,512]     texture from your image, at any size
+  network/activation=relu network/downsampling=maxpool
+  critic=[patches,gram] critic.gram.weight=10      the texture's losses
+  optim=adam optim.lr=0.02                         the optimiser and its settings
+  logger=none | csv | tensorboard                  W&B (offline) is the default
+  -m sweep=texture_act_down                        a grid from sweeps/ (synthlab report DIR after)
+  --cfg job                                        print what a run is built from; run nothing
+
+docs: README.md, docs/architecture.md, docs/reliability.md. Hydra's own options: synthlab --hydra-help
+"""
+
+
 def start(args):
     import hydra
 
-    from synthlab.config import CONF, register_resolvers
+    from synthlab.config import CONF, groups, options, register_resolvers
 
+    if args in (["--help"], ["-h"]):
+        print(HELP.format(tasks=", ".join(options("task")), groups=", ".join(groups())), end="")
+        return
     if args and args[0] in ("bench", "report"):
         import importlib
 

@@ -96,6 +96,17 @@ def check_checkpoint(task: Task, path: Path) -> Path:
     return path
 
 
+def job_choices() -> dict:
+    """The group options this job was composed from (network/activation: elu, ...), so W&B and
+    the PNG's text can group and filter by them; empty outside the CLI."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
+    except ValueError:
+        return {}
+
+
 def job_overrides() -> list:
     """This job's overrides as Hydra recorded them (empty outside the CLI)."""
     from hydra.core.hydra_config import HydraConfig
@@ -123,7 +134,7 @@ def run(cfg: DictConfig) -> dict:
             out_dir = resumed
             log.info("resuming %s from %s", resumed, resumed / "checkpoints" / "last.ckpt")
         task = build(cfg, out_dir)
-        plain = OmegaConf.to_container(cfg, resolve=True)
+        plain = {**OmegaConf.to_container(cfg, resolve=True), "choices": job_choices()}
         logger = instantiate(cfg.logger) if cfg.get("logger") else None
         if logger is not None:
             logger.log_hyperparams(plain)

@@ -33,6 +33,13 @@ def test_cli_writes_png_metrics_and_offline_wandb_run(tmp_path):
     assert len(logged) == 1 and np.abs(logged[0] - final).max() <= 1  # the result is the saved texture
 
 
+def test_help_names_the_tasks_report_and_bench():
+    r = cli("--help")
+    assert r.returncode == 0
+    assert all(w in r.stdout for w in ("task=", "texture", "gan_sample", "synthlab report", "synthlab bench",
+                                       "critic=[patches,gram]", "--hydra-help"))
+
+
 def test_default_output_folder_is_task_date_time(tmp_path):
     r = cli(*TINY, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]

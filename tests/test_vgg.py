@@ -129,3 +129,11 @@ def test_imagenet_file_in_the_hub_cache_is_hash_checked_and_loaded(tmp_path, mon
     monkeypatch.setattr(V, "IMAGENET_URL", f"https://127.0.0.1/models/vgg19-{prefix}.pth")
     net = _vgg("imagenet")
     assert torch.equal(net.state_dict()["features.0.weight"], sd["features.0.weight"])
+
+
+def test_weights_with_nan_are_refused_naming_a_tensor(tmp_path):
+    sd = {k: v.clone() for k, v in _vgg("random").state_dict().items()}
+    sd["features.0.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(sd, tmp_path / "nan.pth")
+    with pytest.raises(SynthlabError, match="holds NaN or infinite values in 1 tensor\\(s\\), e.g. 'features.0.weight'"):
+        _vgg(str(tmp_path / "nan.pth"))

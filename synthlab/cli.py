@@ -1,8 +1,11 @@
 """The `synthlab` command: a thin Hydra entry around run(cfg), plus `synthlab bench|report`.
 
-job() is the one wrapper that owns failure handling: a SynthlabError is one line (and
-error.txt); anything else is one line plus the traceback in error.log; in a sweep a failing
-job is recorded and the others go on.
+Before Hydra starts: one-line checks of group options, keys, quoting and the run folder.
+job() is Hydra's task function (sweep naming, skipping, the run-folder lock); guarded() is the
+one wrapper that owns failure handling: a SynthlabError is one line (and error.txt); a full
+disk or an unwritable folder is one line naming the file; a signal stops the run (exit 128+N);
+anything else is one line plus the traceback in error.log. In a sweep a failing job is
+recorded and the others go on.
 """
 
 import difflib
@@ -24,6 +27,7 @@ from synthlab.errors import Stopped, SynthlabError, received, stop_on_signals
 def check_overrides(args) -> None:
     """One-line errors for unknown group options, before Hydra prints its own multi-line ones."""
     from synthlab.config import groups, options
+
     for arg in args:
         if arg.startswith("-") or "=" not in arg:
             continue

@@ -95,7 +95,7 @@ def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
         rest = [o for o in r.get("overrides", []) if not o.startswith((key + "=", *skip))]
         groups.setdefault(" ".join(sorted(rest)) or "(defaults)", []).append(r)
     cols = [c for c in columns(runs) if c not in ("seconds", "params")]
-    lines = [f"| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
+    lines = ["| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
              "|---" * (2 * len(cols) + 2) + "|"]
     key = cols[0] if cols else None
     def mean(rs, c):

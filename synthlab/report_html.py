@@ -8,7 +8,6 @@ escaped; image links are relative and must resolve inside the folder.
 """
 
 import html
-import json
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -133,7 +132,7 @@ def dashboard(root: Path, runs: list[dict], cols: list[str]) -> Path:
         img = main_image(root, r)
         src = e(img.relative_to(root.resolve()).as_posix()) if img else ""
         label = e(" ".join(f"{k}={value(r, k)}" for k in ax) or r["dir"])
-        cells.append(f'<div class="cell run">' + (f'<img src="{src}" alt="{label}">' if src else "")
+        cells.append('<div class="cell run">' + (f'<img src="{src}" alt="{label}">' if src else "")
                      + f"<br>{label}</div>")
         tds = [f'<td class="l" data-v="{e(r["dir"])}">{e(r["dir"])}</td>']
         tds += [f'<td class="l" data-v="{e(value(r, k))}">{e(value(r, k))}</td>' for k in ax]

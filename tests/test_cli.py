@@ -1,7 +1,6 @@
 """The real `synthlab` command, end to end, in subprocesses."""
 
 import json
-from pathlib import Path
 
 import pytest
 

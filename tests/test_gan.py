@@ -1,6 +1,4 @@
 import gzip
-import json
-import shutil
 
 import numpy as np
 import pytest

@@ -9,7 +9,6 @@ Variants are cumulative: each row adds one fast path to the row above.
 import argparse
 import time
 
-import torch
 
 from synthlab.bench import common_args, finish, machine, sync, table
 

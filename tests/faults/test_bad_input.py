@@ -6,7 +6,6 @@ naming the file, key or size, no traceback, and nothing under the run folder tha
 a finished run (no metrics.json, no image). docs/reliability.md is the table of these rows.
 """
 
-import gzip
 
 import numpy as np
 import pytest

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import TINY, cli
+from conftest import TINY
 
 CPPN = ["task=cppn", "task.size=[32,32]", "trainer.enable_progress_bar=false"]
 ARGS = [a for a in TINY if not a.startswith("logger")]

@@ -2,7 +2,6 @@
 unless force=true; a live one is locked), a rerun never leaves an old result beside a new
 failure, and a full disk or a folder that cannot be written is one line naming it."""
 
-import json
 import os
 import shutil
 import signal

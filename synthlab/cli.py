@@ -154,10 +154,12 @@ def sweep_name(hc) -> str:
     return " ".join(o for o in hc.overrides.task if o.split("=", 1)[0] in swept)
 
 
-def check_run_dir(args) -> None:
-    """A run folder given on the command line (hydra.run.dir=...) that holds a finished run, or
-    one a live run is writing, is refused before Hydra writes anything into it."""
-    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
+def check_run_dir(args, multirun: bool = False) -> None:
+    """The folder Hydra will write into (hydra.run.dir / hydra.sweep.dir, or outputs/) must be
+    writable with some space left; a run folder given on the command line that holds a
+    finished run, or one a live run is writing, is refused before Hydra writes anything."""
+    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    given = [a.split("=", 1)[1] for a in args if a.startswith(key)]
     d = Path(given[-1]) if given else Path("outputs")
     try:  # a real write: permission bits say nothing to root
         d.mkdir(parents=True, exist_ok=True)
@@ -167,8 +169,8 @@ def check_run_dir(args) -> None:
         raise SynthlabError(f"cannot write into the run folder {d}: {e.strerror or e}") from None
     if free < MIN_FREE:  # Hydra writes the config there first, and fails with a traceback
         raise SynthlabError(f"no space left for the run folder {d}: {free // 1024} KiB free on its disk")
-    if not given:
-        return  # the default folder is new for every run (date/time to the microsecond)
+    if not given or multirun:
+        return  # a new folder for every run (date/time to the microsecond); sweep jobs lock their own
     from synthlab.io import RunLock
 
     pid = RunLock(d).holder()
@@ -314,8 +316,8 @@ def start(args):
         parse_overrides(args, multirun)
         if not any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
             check_keys(args)
-        if not multirun and not any(a.startswith("-") for a in args):
-            check_run_dir(args)
+        if not any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
+            check_run_dir(args, multirun)
     except SynthlabError as e:
         _fail(str(e), 2)
     os.environ.setdefault("WANDB_SILENT", "true")

@@ -110,6 +110,7 @@ def rows():
         ("texture", TINY, ["sweep=texture_act_down"], "run it with -m"),
         ("texture", TINY, ["-m", "task.sise=48,64"], "did you mean task.size"),
         ("texture", TINY, ["-m", "seed=range(0)"], "has no values"),
+        ("texture", TINY, ["-m", "seed=1,2", "hydra.sweep.dir={d}/afile/x"], "cannot write into the run folder"),
         # cppn and conv_cppn
         ("cppn", CPPN, ["task.size=[0,32]"], "positive"),
         ("cppn", CPPN, ["task.size=[2000000,2000000]"], "GiB"),

@@ -42,7 +42,7 @@ def make_cfg(tmp_path):
 def write_mnist(root: Path, n: int = 600, seed: int = 0) -> Path:
     """A small MNIST stand-in in the official IDX layout (t10k files, raw): class c is a bright
     bar at a class-specific place plus noise, so a classifier can learn it. The tests need no
-    download and no ../shared."""
+    download and no data from outside the repository."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n, dtype=np.uint8) % 10
     imgs = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)

@@ -58,13 +58,17 @@ def collect(root: Path) -> list[dict]:
     return runs
 
 
-def rank_key(metric: str):
-    """Sort by metric, ascending; NaN, infinities and missing values go last."""
-    def key(r):
-        v = r.get(metric)
-        ok = isinstance(v, (int, float)) and math.isfinite(v)
-        return (not ok, v if ok else 0.0)
-    return key
+def finite_last(v) -> tuple:
+    """Sort key: numbers ascending; NaN, infinities and missing values after them."""
+    ok = isinstance(v, (int, float)) and math.isfinite(v)
+    return (not ok, v if ok else 0.0)
+
+
+def stat(values: list, how) -> float:
+    """how(values) over numbers; NaN when any is missing or NaN (it shows, and ranks last)."""
+    if not all(isinstance(x, (int, float)) and not math.isnan(x) for x in values):
+        return float("nan")
+    return how(values)
 
 
 def table(runs: list[dict], sort: str | None = None) -> str:
@@ -72,7 +76,7 @@ def table(runs: list[dict], sort: str | None = None) -> str:
     sort = sort or ("swd" if "swd" in cols else None)
     ok = [r for r in runs if r.get("status") == "ok"]
     if sort:
-        ok.sort(key=rank_key(sort))
+        ok.sort(key=lambda r: finite_last(r.get(sort)))
     lines = ["| rank | run | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for i, r in enumerate(ok, 1):
         vals = [f"{r[c]:.3g}" if isinstance(r.get(c), (int, float)) else "" for c in cols]
@@ -97,19 +101,14 @@ def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
     cols = [c for c in columns(runs) if c not in ("seconds", "params")]
     lines = ["| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
              "|---" * (2 * len(cols) + 2) + "|"]
-    key = cols[0] if cols else None
-    def mean(rs, c):
-        v = [r.get(c) for r in rs]
-        return sum(v) / len(v) if all(isinstance(x, (int, float)) for x in v) else float("nan")
-
-    order = sorted(groups.items(), key=lambda kv: rank_key("m")({"m": mean(kv[1], key)}) if key else 0)
+    mean = lambda v: sum(v) / len(v)
+    first = cols[0] if cols else None
+    order = sorted(groups.items(), key=lambda kv: finite_last(stat([r.get(first) for r in kv[1]], mean)))
     for name, rs in order:
         vals = []
         for c in cols:
             v = [r.get(c) for r in rs]
-            nums = all(isinstance(x, (int, float)) for x in v)
-            worst = (float("nan") if any(math.isnan(x) for x in v) else WORST.get(c, max)(v)) if nums else float("nan")
-            vals += [f"{mean(rs, c):.3g}", f"{worst:.3g}"]
+            vals += [f"{stat(v, mean):.3g}", f"{stat(v, WORST.get(c, max)):.3g}"]
         lines.append(f"| {name} | {len(rs)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 

@@ -71,8 +71,10 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
         y = label_h + i * (cell + label_h)
         draw.text((4, y + cell // 2), f"{rows_key or ''}=\n{rv}"[:60], fill="black", font=font)
         for j, cv in enumerate(col_vals):
-            match = [r for r in runs if (not rows_key or value(r, rows_key) == rv)
-                     and ((value(r, cols_key) == cv) if cols_key else r["dir"] == cv)]
+            # one axis: a column per row value ("-"); no axis: a column per run folder
+            in_col = (lambda r: value(r, cols_key) == cv) if cols_key else \
+                (lambda r: True) if rows_key else (lambda r: r["dir"] == cv)
+            match = [r for r in runs if (not rows_key or value(r, rows_key) == rv) and in_col(r)]
             if not match:
                 continue
             r, x = match[0], left + j * cell

@@ -19,9 +19,15 @@ class Critic:
     def __init__(self, layers, weight: float = 1.0):
         if isinstance(layers, str) or not list(layers):
             raise SynthlabError(f"{type(self).__name__}: layers must be a non-empty list of layer names, got {layers!r}")
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
-            raise SynthlabError(f"{type(self).__name__}: weight must be a finite number >= 0, got {weight!r}")
-        self.layers, self.weight = [str(l) for l in layers], float(weight)
+        self.layers, self.weight = [str(l) for l in layers], self.number("weight", weight)
+
+    def number(self, key: str, v, positive: bool = False) -> float:
+        """A finite number >= 0 (> 0 if positive), or one line naming this critic's key."""
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 if positive else v >= 0)
+        if not ok:
+            raise SynthlabError(f"{type(self).__name__}: {key} must be a finite number "
+                                f"{'> 0' if positive else '>= 0'}, got {v!r}")
+        return float(v)
 
     def set_target(self, feats: dict) -> None:
         """The target's features for this phase (detached copies are kept)."""

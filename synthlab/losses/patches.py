@@ -19,7 +19,6 @@ ReferencePatchCritic is the straightforward implementation the bench compares ag
 PatchCritic holds one PatchLayer (the matcher and its state) per tapped layer.
 """
 
-import math
 import time
 
 import torch
@@ -208,10 +207,7 @@ class PatchCritic(Critic):
             raise SynthlabError(f"PatchCritic: match_every must be an integer >= 1, got {match_every!r}")
         if match_dtype not in DTYPES:
             raise SynthlabError(f"PatchCritic: match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
-        if not isinstance(variety, (int, float)) or not math.isfinite(variety) or variety < 0:
-            raise SynthlabError(f"PatchCritic: variety must be a finite number >= 0, got {variety!r}")
-        if not isinstance(budget_mb, (int, float)) or not math.isfinite(budget_mb) or budget_mb <= 0:
-            raise SynthlabError(f"PatchCritic: budget_mb must be a positive number, got {budget_mb!r}")
+        variety, budget_mb = self.number("variety", variety), self.number("budget_mb", budget_mb, positive=True)
         self.parts = {l: self.part(self.weight, variety, budget_mb, match_every, match_dtype) for l in self.layers}
 
     def set_target(self, feats):

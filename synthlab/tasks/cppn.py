@@ -84,29 +84,30 @@ class CPPNTask(Task):
         self._predict(*self.jobs[int(batch)])
         self.render_seconds += time.perf_counter() - t
 
+    def draw(self, coords, z):
+        """(B, C, H, W) at the task's size through the tiled renderer (compiled if asked)."""
+        return render(self.net, coords, *self.size, z, self.tile, fn=self.forward_fn)
+
     def _predict(self, kind, items):
-        h, w = self.size
         if kind == "still":
-            self.stills += list(render(self.net, self.coords, h, w, self._z(items), self.tile, fn=self.forward_fn))
+            self.stills += list(self.draw(self.coords, self._z(items)))
         elif self.kind == "morph":
             z0, z1 = self.zs[0], self.zs[-1]
             z = torch.stack([z0 + (z1 - z0) * t for t in items])
-            self.frames += list(render(self.net, self.coords, h, w, z if self.net.z_dim else None, self.tile,
-                                       fn=self.forward_fn))
+            self.frames += list(self.draw(self.coords, z if self.net.z_dim else None))
         elif self.kind == "zoom":
             z_to = float(self.anim.get("zoom_to", 0.1))
             for t in items:
                 c = Coords(self.coords.mode, self.coords.scale, self.coords.zoom * (1 + (z_to - 1) * t),
                            self.coords.use_r)
-                self.frames.append(render(self.net, c, h, w, self._z([0]), self.tile, fn=self.forward_fn)[0])
+                self.frames.append(self.draw(c, self._z([0]))[0])
         else:  # weights: interpolate every parameter towards a second draw of the network
             other = self._other_net()
             start = {k: v.clone() for k, v in self.net.state_dict().items()}
             try:
                 for t in items:
                     self.net.load_state_dict({k: start[k] + (other[k] - start[k]) * t for k in start})
-                    self.frames.append(render(self.net, self.coords, h, w, self._z([0]), self.tile,
-                                              fn=self.forward_fn)[0])
+                    self.frames.append(self.draw(self.coords, self._z([0]))[0])
             finally:
                 self.net.load_state_dict(start)
 

@@ -45,7 +45,11 @@ def test_bad_runs_are_listed_as_bad_and_the_rest_ranked_nan_last(tmp_path):
     assert bad["cut_metrics"].startswith("cannot read metrics.json") and "overrides.yaml" in bad["bad_overrides"]
     page = (root / "report.html").read_text()
     assert "cut_metrics (bad): cannot read metrics.json" in page
-    assert Image.open(root / "contact_sheet.png").size[0] > 0
+    # the sheet shows the readable runs' images (a one-axis sweep once drew only empty cells)
+    a = np.asarray(Image.open(root / "contact_sheet.png").convert("RGB")).astype(int)
+    red = (a[..., 0] > 200) & (a[..., 1] < 60) & (a[..., 2] < 60)  # the boxes of bad runs
+    coloured = ((a.max(2) - a.min(2)) > 30) & ~red
+    assert coloured.sum() > 4 * 32 * 32 * 0.5  # the thumbnails of good, better, nan, inf
     saved = json.loads((root / "report.json").read_text())
     assert {r["dir"]: r["status"] for r in saved}["cut_metrics"] == "bad"
 

@@ -208,7 +208,8 @@ def job(cfg):
         with open_dict(cfg):
             cfg.run_name = sweep_name(hc)
             if cfg.get("logger") and "group" in cfg.logger and not cfg.logger.group:
-                cfg.logger.group = Path(hc.sweep.dir).name  # W&B groups a sweep's runs
+                # W&B groups a sweep's runs: by its name (sweep files set it), else its folder
+                cfg.logger.group = str(cfg.get("sweep_name") or Path(hc.sweep.dir).name).replace("/", "-")
         if not cfg.get("force") and finished(out, list(hc.overrides.task)):
             print(f"synthlab: skipping finished job {out} (force=true runs it again)", file=sys.stderr)
             return json.loads((out / "metrics.json").read_text())

@@ -3,6 +3,7 @@
 from synthlab.losses.critic import Critic
 from synthlab.losses.gram import ContentCritic, GramCritic, gram
 from synthlab.losses.patches import PatchCritic, ReferencePatchCritic, match
+from synthlab.losses.sliced import SlicedCritic
 from synthlab.losses.smooth import tv_loss
 
-__all__ = ["Critic", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic", "match", "tv_loss"]
+__all__ = ["Critic", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic", "match", "SlicedCritic", "tv_loss"]

@@ -17,6 +17,8 @@ from synthlab.nets.layers import init_layers, run_taps
 
 
 class RandomConvNet(nn.Module):
+    min_size = 1  # input side the first layer needs (feature nets declare it)
+
     def __init__(self, activation, downsampling, init, units: float = 1.0, depth: int = 1,
                  widths=(48, 80, 112, 176), convs=(2, 2, 3, 3), seed: int = 0, in_channels: int = 3):
         super().__init__()

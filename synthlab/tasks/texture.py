@@ -37,7 +37,10 @@ class TextureSynthesis(ImageTask):
         self.channels_last = channels_last
         if channels_last:  # NHWC convs: faster with oneDNN on CPU and tensor cores on GPU
             net.to(memory_format=torch.channels_last)
-        ex = fit_max_side(load_image(exemplar), exemplar_size)
+        full = load_image(exemplar)
+        ex = fit_max_side(full, exemplar_size)
+        # a capped exemplar changes the output's scale: metrics.json says by how much
+        self.exemplar_scale, self.exemplar_original = ex.shape[-1] / full.shape[-1], list(full.shape[-2:])
         self.register_buffer("exemplar", ex, persistent=False)
         self.size = image_size(size, tuple(ex.shape[-2:]))
         self.check_sizes()
@@ -47,16 +50,19 @@ class TextureSynthesis(ImageTask):
         self.check_memory(ex.shape[-2] * ex.shape[-1])
 
     def check_sizes(self):
-        """Every tapped layer must hold a 3x3 patch in every phase, for output and exemplar."""
+        """Every tapped layer must hold a 3x3 patch in every phase, for output and exemplar
+        (and the image at least the network's largest filter)."""
+        least = self.net.min_size
         for what, hw in (("output", self.size), ("exemplar", tuple(self.exemplar.shape[-2:]))):
             h, w = self.solver.phase_size(hw, 0)
             for layer in self.layers:
                 fh, fw = self.net.feature_size(h, w, layer)
-                if fh < 3 or fw < 3:
+                if fh < 3 or fw < 3 or min(h, w) < least:
                     raise SynthlabError(
                         f"{what} {hw[0]}x{hw[1]} is too small: at phase 0 (scale 1/{2 ** (self.solver.phases - 1)}) "
-                        f"it is {h}x{w} and {layer} is {fh}x{fw}, but patches need 3x3; "
-                        "use a larger size or fewer phases")
+                        f"it is {h}x{w} and {layer} is {fh}x{fw}, but the critics need 3x3"
+                        + (f" and the network's largest filter {least}x{least}" if least > 1 else "")
+                        + "; use a larger size or fewer phases")
 
     def features(self, x):
         if self.channels_last:  # the image itself stays contiguous: L-BFGS flattens it with view()
@@ -91,4 +97,5 @@ class TextureSynthesis(ImageTask):
         s = swd(img, ex)
         stats = {k: v for c in self.critics for k, v in c.stats().items()}
         return {"swd": s["mean"], "swd_levels": s["levels"], **copy_shares(img, ex), **self.run_stats(),
-                "exemplar_size": list(ex.shape[-2:]), **stats}
+                "exemplar_size": list(ex.shape[-2:]), "exemplar_original_size": self.exemplar_original,
+                "exemplar_scale": self.exemplar_scale, **stats}

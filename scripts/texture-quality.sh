@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Regenerates the README's texture quality table: every recipe over the 18 exemplars, two jobs
+# at a time (one CPU thread each), then one report folded over the exemplars.
+# Takes about 2 hours on a 2-core CPU (the random-multiscale baseline is most of it).
+# Usage (repo root, with ../shared/data/textures beside it): scripts/texture-quality.sh [recipe...]
+set -euo pipefail
+declare -A RECIPES=(
+  [default]=""
+  [default_seed1]="seed=1"
+  [previous_default]="experiment=texture_previous"
+  [extreme_style_machines]="experiment=extreme_style_machines"
+  [gram]="critic=gram"
+  [sliced]="critic=sliced"
+  [random_multiscale]="experiment=random_multiscale"
+)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(default default_seed1 previous_default extreme_style_machines gram sliced random_multiscale)
+for name in "${names[@]}"; do
+  [ -n "${RECIPES[$name]+x}" ] || { echo "unknown recipe $name; valid: ${!RECIPES[*]}" >&2; exit 2; }
+  # shellcheck disable=SC2086
+  synthlab -m sweep=texture_quality ${RECIPES[$name]} sweep_name=texture_quality/$name \
+    launcher=joblib logger=none
+done
+synthlab report outputs/multirun/texture_quality --over task.exemplar

@@ -1,0 +1,69 @@
+"""Sliced Wasserstein critic (Heitz, Vanhoey, Chambon and Belcour, CVPR 2021).
+
+Each tapped layer's feature vectors (one per position) are projected on random unit directions;
+the sorted projections of the image are matched to the sorted projections of the target, so
+the whole distribution of features is compared, not only its first two moments (Gram). Images
+of different sizes compare: the target's sorted values are resampled to the image's count
+(its quantiles).
+
+The directions are fixed for `resample_every` evaluations, then drawn afresh (0: once per
+phase). L-BFGS needs a loss that does not move under its line search; a fresh set every few
+tens of evaluations still covers many directions over a synthesis. Draws follow `seed`.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from synthlab.errors import SynthlabError
+from synthlab.losses.critic import Critic
+
+
+def quantiles(sorted_rows: torch.Tensor, n: int) -> torch.Tensor:
+    """(P, N) rows sorted ascending -> (P, n): the empirical quantile function at the centres of
+    n equal bins (a k-times tiling of an image gets exactly its values, each k times)."""
+    N = sorted_rows.shape[1]
+    if N == n:
+        return sorted_rows
+    idx = ((torch.arange(n, device=sorted_rows.device) + 0.5) * N / n).long().clamp_max(N - 1)
+    return sorted_rows[:, idx]
+
+
+class SlicedCritic(Critic):
+    """Sum over layers of mean((sort(D^T f) - sort(D^T f_target))^2), times weight."""
+
+    def __init__(self, layers, weight: float = 1.0, directions: int = 0, resample_every: int = 0, seed: int = 0):
+        super().__init__(layers, weight)
+        if not isinstance(directions, int) or directions < 0:
+            raise SynthlabError(f"SlicedCritic: directions must be an integer >= 0 (0: one per channel), got {directions!r}")
+        if not isinstance(resample_every, int) or resample_every < 0:
+            raise SynthlabError(f"SlicedCritic: resample_every must be an integer >= 0 (0: once per phase), "
+                                f"got {resample_every!r}")
+        self.directions, self.resample_every, self.seed = directions, resample_every, int(seed)
+        self.feats, self.dirs, self.sorted = {}, {}, {}
+        self.draws = self.calls = 0
+
+    def set_target(self, feats):
+        self.feats = {l: feats[l].detach().flatten(2)[0] for l in self.layers}  # (C, N)
+        self.calls = 0
+        self.draw()
+
+    def draw(self):
+        """Fresh directions and the target's sorted projections on them."""
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.draws)
+        self.draws += 1
+        for l, f in self.feats.items():
+            c = f.shape[0]
+            d = torch.randn(c, self.directions or c, generator=gen)
+            self.dirs[l] = (d / d.norm(dim=0, keepdim=True)).to(f)
+            self.sorted[l] = torch.sort(self.dirs[l].t() @ f, dim=1).values  # (P, N_target)
+
+    def loss(self, feats):
+        if self.resample_every and self.calls and self.calls % self.resample_every == 0:
+            self.draw()
+        self.calls += 1
+        total = 0.0
+        for l in self.layers:
+            f = feats[l].flatten(2)[0]
+            p = torch.sort(self.dirs[l].t() @ f, dim=1).values
+            total = total + F.mse_loss(p, quantiles(self.sorted[l], p.shape[1]))
+        return self.weight * total

@@ -1,0 +1,132 @@
+"""Each texture critic and the random multiscale network, on small real tensors."""
+
+import pytest
+import torch
+
+from synthlab import SynthlabError
+from synthlab.losses import GramCritic, PatchCritic, ReferencePatchCritic, SlicedCritic, gram
+from synthlab.nets import RandomMultiscaleNet
+from synthlab.nets.layers import GlorotUniform
+from synthlab.run import build
+from conftest import TINY
+
+
+def feats(seed, h=6, w=7, c=4, layer="a", dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return {layer: torch.rand(1, c, h, w, generator=g, dtype=dtype)}
+
+
+@pytest.mark.parametrize("critic", [lambda: GramCritic(["a"], weight=3.0),
+                                    lambda: SlicedCritic(["a"], weight=2.0, directions=5, seed=1)],
+                         ids=["gram", "sliced"])
+def test_gradient_matches_finite_differences(critic):
+    """Autograd's gradient of each loss agrees with central differences (double precision)."""
+    c = critic()
+    c.set_target(feats(0))
+    x = feats(1)["a"].requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: c.loss({"a": t}), (x,), eps=1e-6, atol=1e-6)
+
+
+def test_patch_critic_gradient_is_the_reference_gradient():
+    """The fast patch loss (no unfold, pixel matching) has the straightforward one's gradient."""
+    tgt, cur = feats(0, 8, 8, dtype=torch.float32), feats(1, 8, 8, dtype=torch.float32)
+    grads = []
+    for c in (PatchCritic(["a"], variety=0.0, match_dtype="float32"), ReferencePatchCritic(["a"], variety=0.0)):
+        c.set_target(tgt)
+        x = cur["a"].clone().requires_grad_()
+        c.loss({"a": x}).backward()
+        grads.append(x.grad)
+    assert grads[0].abs().max() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_gram_is_symmetric_positive_semidefinite_and_size_independent():
+    f = feats(3, 9, 11)["a"]
+    g = gram(f)
+    torch.testing.assert_close(g, g.t())
+    assert torch.linalg.eigvalsh(g).min() > -1e-12
+    torch.testing.assert_close(gram(f.repeat(1, 1, 2, 3)), g)  # a tiled image has the same Gram
+
+
+def test_sliced_compares_images_of_different_sizes():
+    """A 2x3 tiling holds the same feature distribution as the tile: loss ~ 0 against it, while
+    another image of the tiling's size is far off; any pair of sizes gives a finite loss."""
+    tile = feats(4, 5, 6)["a"]
+    c = SlicedCritic(["a"], directions=8, seed=0)
+    c.set_target({"a": tile})
+    same = float(c.loss({"a": tile.repeat(1, 1, 2, 3)}))
+    other = float(c.loss(feats(5, 10, 18)))
+    assert same < 1e-3 * other and other > 0
+    assert torch.isfinite(c.loss(feats(6, 3, 17)))
+
+
+def test_sliced_is_deterministic_by_seed_and_resamples():
+    t, x = feats(0), feats(1)
+
+    def losses(seed, resample=0, n=3):
+        c = SlicedCritic(["a"], directions=3, seed=seed, resample_every=resample)
+        c.set_target(t)
+        return [float(c.loss(x)) for _ in range(n)]
+
+    assert losses(7) == losses(7)
+    assert losses(7) != losses(8)
+    fixed, fresh = losses(7), losses(7, resample=1)
+    assert fixed[0] == fixed[1] == fixed[2] and fresh[0] == fixed[0] and len(set(fresh)) == 3
+
+
+@pytest.mark.parametrize("padding", ["valid", "circular"])
+def test_multiscale_fft_is_the_direct_convolution(padding):
+    """conv=fft computes the same maps as direct convolution, forward and backward."""
+    x = torch.rand(1, 3, 21, 24, generator=torch.Generator().manual_seed(0))
+    out = []
+    for conv in ("direct", "fft", "auto"):
+        net = RandomMultiscaleNet(torch.nn.ReLU, GlorotUniform(), sizes=(3, 7, 15), maps=4, conv=conv,
+                                  padding=padding, seed=3)
+        xi = x.clone().requires_grad_()
+        y = net(xi, ["conv1"])["conv1"]
+        (y * torch.linspace(0, 1, y.numel()).view_as(y)).sum().backward()
+        out.append((y.detach(), xi.grad))
+    h = 21 if padding == "circular" else 21 - 14
+    assert out[0][0].shape == (1, 12, h, 24 - 21 + h)
+    for y, g in out[1:]:
+        torch.testing.assert_close(y, out[0][0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(g, out[0][1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, words", [({"sizes": (3, 4)}, "odd"), ({"maps": 0}, "maps"),
+                                           ({"conv": "fast"}, "'auto', 'direct', 'fft'"),
+                                           ({"padding": "same"}, "'valid', 'circular'")])
+def test_multiscale_bad_settings_name_the_key(kwargs, words):
+    with pytest.raises(SynthlabError, match=words):
+        RandomMultiscaleNet(torch.nn.ReLU, GlorotUniform(), **kwargs)
+
+
+@pytest.mark.parametrize("override, words", [
+    ("critic.sliced.weight=-1", "SlicedCritic: weight must be a finite number >= 0"),
+    ("critic.sliced.directions=-2", "directions must be an integer >= 0"),
+    ("critic.sliced.layers=[conv5_1]", r"unknown layer\(s\) \['conv5_1'\]"),
+])
+def test_bad_critic_values_name_the_value(make_cfg, override, words):
+    with pytest.raises(SynthlabError, match=words):
+        build(make_cfg(TINY + ["critic=sliced", override]), "/nonexistent")
+
+
+def test_exemplar_smaller_than_the_largest_filter_is_one_line(make_cfg):
+    cfg = make_cfg(TINY + ["network=random_multiscale", "critic=gram", "critic.gram.layers=[conv1]",
+                           "network.maps=2", "task.phases=1", "task.size=[64,64]"])
+    with pytest.raises(SynthlabError, match="exemplar 48x48 is too small.*largest filter 55x55"):
+        build(cfg, "/nonexistent")
+
+
+def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
+    """Every critic and the multiscale network lower the loss in a real (tiny) synthesis."""
+    for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"],
+                  ["experiment=random_multiscale", "network.sizes=[3,5,9]", "network.maps=8"]):
+        cfg = make_cfg(TINY + extra + ["task.phases=1", "task.iterations=20"])
+        task = build(cfg, cfg.out_dir)
+        task.start_phase(0)
+        with torch.no_grad():
+            first = float(task.loss())
+        task.solver.spend(20, task.loss)
+        with torch.no_grad():
+            assert float(task.loss()) < 0.7 * first, extra

@@ -39,3 +39,26 @@ def own_gpu(job_num: int) -> None:
     if n > 1:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(n)))).split(",")
         os.environ["CUDA_VISIBLE_DEVICES"] = visible[job_num % n]
+
+
+class SlurmStates(Callback):
+    """Launcher side of launcher=slurm: submitit polls `sacct`, which clusters without
+    accounting do not answer (then a cancelled job leaves the sweep waiting forever). sacct:
+    `auto` uses synthlab's stand-in (synthlab.slurm, from scontrol) only where sacct fails,
+    `scontrol` always, `sacct` never."""
+
+    def __init__(self, sacct: str = "auto"):
+        if sacct not in ("auto", "scontrol", "sacct"):
+            from synthlab.errors import SynthlabError
+
+            raise SynthlabError(f"hydra.callbacks.slurm_states.sacct must be one of ['auto', 'scontrol', 'sacct'], got {sacct!r}")
+        self.sacct = sacct
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        from pathlib import Path
+
+        from synthlab import slurm
+
+        if self.sacct == "scontrol" or (self.sacct == "auto" and not slurm.accounting_works()):
+            bin_dir = slurm.install_sacct(Path(config.hydra.sweep.dir) / ".slurm-bin")
+            os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"

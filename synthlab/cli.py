@@ -18,7 +18,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from synthlab.errors import Stopped, SynthlabError, received, stop_on_signals
+from synthlab.errors import Stopped, SynthlabError, ignore_signals, received, stop_on_signals
 
 # Hydra, OmegaConf and the rest are imported after the signal handlers are in place (main):
 # a SIGTERM during start-up then stops the command with its one line, like any other.
@@ -201,9 +201,13 @@ def job(cfg):
 
     from synthlab.io import RunLock
 
+    from synthlab import slurm
+
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out = Path(cfg.out_dir)
+    if slurm.job_id():  # submitit's handlers only log SIGTERM: ours stop the run, and the
+        stop_on_signals((slurm.preempt_signal(),))  # time-limit warning stops it to requeue
     if multirun:
         with open_dict(cfg):
             cfg.run_name = sweep_name(hc)
@@ -213,6 +217,10 @@ def job(cfg):
         if not cfg.get("force") and finished(out, list(hc.overrides.task)):
             print(f"synthlab: skipping finished job {out} (force=true runs it again)", file=sys.stderr)
             return json.loads((out / "metrics.json").read_text())
+        if (out / "checkpoints" / "last.ckpt").is_file() and not cfg.get("resume") and not cfg.get("force"):
+            # a stopped, cancelled or requeued job: a re-run of the sweep continues it
+            with open_dict(cfg):
+                cfg.resume = str(out)
     lock = RunLock(out)
     if not lock.acquire():  # another live run writes here: leave its folder alone
         msg = f"run folder {out} is in use by another synthlab run (pid {lock.holder()})"
@@ -240,8 +248,14 @@ def guarded(cfg, out: Path, multirun: bool):
                 raise Stopped(received[0]) from None
             raise
     except Stopped as e:  # a stopped sweep stops: the remaining jobs do not start
-        write_error(out, str(e))
-        print(f"synthlab: {e}: {out} is unfinished (no metrics.json)", file=sys.stderr)
+        from synthlab import slurm
+
+        ignore_signals((e.signum,))
+        msg = str(e)
+        if slurm.job_id() and e.signum == slurm.preempt_signal():  # the time limit is near
+            msg += "; " + slurm.requeue()
+        write_error(out, msg)
+        print(f"synthlab: {msg}: {out} is unfinished (no metrics.json)", file=sys.stderr)
         sys.exit(128 + e.signum)
     except SynthlabError as e:
         write_error(out, str(e))

@@ -20,17 +20,27 @@ class Stopped(BaseException):
 received: list = []  # the signals that arrived, in order
 
 
-def stop_on_signals() -> None:
+def stop_on_signals(extra=()) -> None:
     """SIGTERM (SLURM, docker stop, timeout, CI) and SIGINT raise Stopped at once. Lightning
     keeps this handler beside its own during fit/predict (it composes existing handlers), so
     the run stops mid-step instead of finishing the step and exiting 0. The signal is also
     recorded: a library interrupted mid-import may fail later with another error, which is
-    then still reported as the stop it is (see cli.job)."""
+    then still reported as the stop it is (see cli.job). `extra`: more signals that stop the
+    run the same way (a SLURM job's time-limit warning, see synthlab.slurm)."""
     import signal
 
     def stop(signum, frame):
         received.append(signum)
         raise Stopped(signum)
 
-    for s in (signal.SIGTERM, signal.SIGINT):
+    for s in (signal.SIGTERM, signal.SIGINT, *extra):
         signal.signal(s, stop)
+
+
+def ignore_signals(extra=()) -> None:
+    """Once stopping: a second signal (SLURM follows its warning with SIGTERM; a user presses
+    Ctrl-C twice) must not cut the error file or the requeue short. SIGKILL still ends it."""
+    import signal
+
+    for s in (signal.SIGTERM, signal.SIGINT, *extra):
+        signal.signal(s, signal.SIG_IGN)

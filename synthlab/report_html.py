@@ -1,7 +1,8 @@
 """Contact sheet and static HTML dashboard for a folder of runs (used by `synthlab report`).
 
 The sheet lays the runs out on the two sweep axes with the most values (rows x columns),
-each cell labelled with its values and headline metric. The HTML page opens from file://
+each cell labelled with its values and headline metric; texture runs add their exemplar as the
+first column, so output and exemplar are judged side by side. The HTML page opens from file://
 with no server: the image grid, a metric table sortable by clicking its headers, each run's
 differing overrides, and the failed jobs with their errors. Every user-provided string is
 escaped; image links are relative and must resolve inside the folder.
@@ -48,6 +49,11 @@ def value(run: dict, key: str) -> str:
     return "-"
 
 
+def short(v: str, n: int = 40) -> str:
+    """A label that fits the sheet's left column: a path's last parts."""
+    return v if len(v) <= n else "..." + v[-(n - 3):]
+
+
 def _font(size):
     try:
         return ImageFont.load_default(size=size)
@@ -63,13 +69,30 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
     if not rows_key:
         col_vals, cols_key = [r["dir"] for r in runs], None
     label_h, left = 40, 150
+    exemplar = {}  # row value -> a run folder's exemplar.png
+    for r in runs:
+        p = (root / r["dir"] / "exemplar.png").resolve()
+        if rows_key and p.is_file() and p.is_relative_to(root.resolve()):
+            exemplar.setdefault(value(r, rows_key), p)
+    if exemplar:
+        left += cell
     sheet = Image.new("RGB", (left + cell * len(col_vals), label_h + (cell + label_h) * len(row_vals)), "white")
     draw, font = ImageDraw.Draw(sheet), _font(13)
     for j, cv in enumerate(col_vals):
-        draw.text((left + j * cell + 4, 4), f"{cols_key or 'run'}=\n{cv}"[:60], fill="black", font=font)
+        draw.text((left + j * cell + 4, 4), f"{cols_key or 'run'}=\n{short(cv, 26)}", fill="black", font=font)
+    if exemplar:
+        draw.text((left - cell + 4, 4), "exemplar", fill="black", font=font)
     for i, rv in enumerate(row_vals):
         y = label_h + i * (cell + label_h)
-        draw.text((4, y + cell // 2), f"{rows_key or ''}=\n{rv}"[:60], fill="black", font=font)
+        draw.text((4, y + cell // 2), f"{rows_key or ''}=\n{short(rv, 20)}", fill="black", font=font)
+        if rv in exemplar:
+            try:
+                with Image.open(exemplar[rv]) as im:
+                    im = im.convert("RGB")
+                    im.thumbnail((cell - 8, cell - 8))
+                    sheet.paste(im, (left - cell + 4, y + 4))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                draw.text((left - cell + 4, y + 4), "BAD IMAGE", fill="red", font=font)
         for j, cv in enumerate(col_vals):
             # one axis: a column per row value ("-"); no axis: a column per run folder
             in_col = (lambda r: value(r, cols_key) == cv) if cols_key else \

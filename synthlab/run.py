@@ -124,7 +124,8 @@ def run(cfg: DictConfig) -> dict:
     torch.manual_seed(seed_of(cfg))
     quiet_lightning()
     resumed = resume_dir(cfg)
-    lock = RunLock(resumed) if resumed is not None else None  # cli.job holds out_dir's lock
+    # cli.job holds out_dir's lock (a sweep job that continues its own folder needs no other)
+    lock = RunLock(resumed) if resumed is not None and resumed.resolve() != out_dir.resolve() else None
     if lock is not None and not lock.acquire():
         raise SynthlabError(f"run folder {resumed} is in use by another synthlab run (pid {lock.holder()})")
     logger = None

@@ -88,12 +88,13 @@ class TextureSynthesis(ImageTask):
         return loss
 
     def save_outputs(self, text: dict) -> dict:
-        """Write texture.png (config in its PNG text) and return the quality metrics."""
+        """Write texture.png (config in its PNG text) and exemplar.png (the exemplar as used, at
+        its cap: reports show the two side by side); return the quality metrics."""
         from synthlab.metrics import copy_shares, swd
 
-        img = self.result()
+        img, ex = self.result(), self.exemplar.float().cpu()
+        save_png(self.out_dir / "exemplar.png", ex)
         save_png(self.out_dir / "texture.png", img, text)
-        ex = self.exemplar.float().cpu()
         s = swd(img, ex)
         stats = {k: v for c in self.critics for k, v in c.stats().items()}
         return {"swd": s["mean"], "swd_levels": s["levels"], **copy_shares(img, ex), **self.run_stats(),

@@ -3,6 +3,7 @@ run() fits or predicts it, saves its outputs and closes the logger. Plain functi
 and `synthlab bench` build and run tasks exactly as the CLI does."""
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -150,7 +151,9 @@ def run(cfg: DictConfig) -> dict:
             raise KeyboardInterrupt
         metrics = task.save_outputs({"synthlab:config": OmegaConf.to_yaml(plain)})
         metrics.update(task=cfg.task.name, seed=int(cfg.seed), seconds=time.perf_counter() - start,
-                       run_name=cfg.get("run_name") or "", status="ok", overrides=job_overrides())
+                       run_name=cfg.get("run_name") or "", status="ok", overrides=job_overrides(),
+                       device=str(task.device), cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+                       slurm_job_id=os.environ.get("SLURM_JOB_ID"))
         if logger is not None:
             logger.log_summary(metrics)
             img = task.result()

@@ -140,8 +140,10 @@ def run(cfg: DictConfig) -> dict:
         logger = instantiate(cfg.logger) if cfg.get("logger") else None
         if logger is not None:
             logger.log_hyperparams(plain)
+        from synthlab.progress import Bar
+
         trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False,
-                              plugins=[checkpoint_io()])
+                              plugins=[checkpoint_io()], callbacks=[Bar()] if cfg.trainer.get("enable_progress_bar") else None)
         if task.trains:
             ckpt = str(check_checkpoint(task, resumed / "checkpoints" / "last.ckpt")) if resumed else None
             trainer.fit(task, ckpt_path=ckpt, weights_only=True)

@@ -131,12 +131,12 @@ def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path, mnist
     out = tmp_path / "outputs" / "gan" / "d" / "t1"
     m = run(make_cfg(base + ["trainer.max_epochs=1"], out=out))
     assert m["epochs"] == 1 and 0 <= m["g_acc"] <= 1
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch000.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch001.ckpt", "last.ckpt"]
     (out / "metrics.json").unlink()  # as if the run had been killed after epoch 1
     m2 = run(make_cfg(base + ["trainer.max_epochs=2", "resume=true"], out=tmp_path / "outputs" / "gan" / "d" / "t2"))
     assert m2["epochs"] == 2 and [r["epoch"] for r in m2["per_epoch"]] == [1, 2]  # kept across the "kill"
     assert 0 <= m2["g_acc"] <= 1 and "d_real_acc" in m2
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch000.ckpt", "epoch001.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch001.ckpt", "epoch002.ckpt", "last.ckpt"]
     assert (out / "samples" / "epoch002.png").exists() and (out / "metrics.json").exists()
 
     s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",

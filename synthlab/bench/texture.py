@@ -3,7 +3,9 @@
 Per evaluation (features, patch matching, loss and gradient) at each size with the exemplar at
 the same size, and the share of it spent matching. With --runs, whole syntheses (default
 3 phases x 100 evaluations at 256 px, through a real Trainer) with their wall time and SWD.
-Variants are cumulative: each row adds one fast path to the row above.
+Variants are cumulative: each row adds one fast path to the row above. `--net multiscale`
+times the random multiscale network (experiment=random_multiscale, Gram critic) instead:
+direct convolution against the exact FFT paths.
 """
 
 import argparse
@@ -24,10 +26,17 @@ VARIANTS = {
 }
 
 
-def variants(k: int, names=None) -> dict:
+MULTISCALE = {
+    "direct convolution": {"experiment": "random_multiscale", "network.conv": "direct"},
+    "+FFT for sizes >= 15 (auto)": {"network.conv": "auto"},
+    "+FFT for every size": {"network.conv": "fft"},
+}
+
+
+def variants(k: int, names=None, table=VARIANTS) -> dict:
     """Cumulative override lists, in order (a later row's value replaces an earlier one's)."""
     out, acc = {}, {}
-    for name, ovr in VARIANTS.items():
+    for name, ovr in table.items():
         acc = {**acc, **{key: v.format(k=k) for key, v in ovr.items()}}
         label = name.replace("(k)", f"(k={k})")
         if names is None or name.split(" ")[0] in names or label in names:
@@ -94,12 +103,14 @@ def main(argv) -> int:
     p.add_argument("--runs", type=int, default=0, metavar="SIZE",
                    help="also time whole syntheses at SIZE px (0: skip)")
     p.add_argument("--exemplars", nargs="+", default=["skimage:grass"], help="for --runs")
+    p.add_argument("--net", choices=["random_conv", "multiscale"], default="random_conv",
+                   help="random_conv: the patch critic's fast paths; multiscale: direct vs FFT convolution")
     p.add_argument("--variants", nargs="+", default=None,
                    help="first words of the variants to keep (reference, +pixel, +channels_last, +bf16, +matches)")
     common_args(p, "texture")
     p.add_argument("overrides", nargs="*", help="config overrides for every variant, e.g. network/activation=relu")
     a = p.parse_args(argv)
-    vs = variants(a.k, a.variants)
+    vs = variants(a.k, a.variants, MULTISCALE if a.net == "multiscale" else VARIANTS)
     rows = []
     for size in a.sizes:
         ref = None

@@ -13,6 +13,7 @@ contract, never by asking what the task is:
 - `result() -> (C, H, W) in [0, 1] or None`: the run's image for loggers and reports.
 - `stale_keys`: state-dict key prefixes that older checkpoints of this task carry and that
   are dropped on load (resume checks the rest key by key).
+- `items`: what one batch element is, for the progress bar's rate (`digits/s`).
 """
 
 from pathlib import Path
@@ -32,6 +33,7 @@ from synthlab.solver import Solver
 class Task(pl.LightningModule):
     trains = True
     stale_keys: tuple = ()
+    items = "images"
 
     def __init__(self, out_dir, name: str, seed: int = 0):
         super().__init__()

@@ -13,6 +13,8 @@ from synthlab.tasks.base import Task
 
 
 class MNISTClassifier(Task):
+    items = "digits"
+
     def __init__(self, optim, data, out_dir, holdout: int = 1000, seed: int = 0, name: str = "mnist_classifier"):
         super().__init__(out_dir, name, seed)
         if holdout < 1:

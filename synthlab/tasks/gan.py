@@ -26,6 +26,16 @@ from synthlab.tasks.base import Task
 FAKE = 10
 
 
+class EpochCheckpoint(ModelCheckpoint):
+    """Checkpoints named by the 1-based epoch they end (epoch001.ckpt after the first), like the
+    sample sheets and epochs.jsonl; Lightning counts from 0."""
+
+    def format_checkpoint_name(self, metrics, filename=None, ver=None, prefix=None):
+        if "epoch" in metrics:
+            metrics = {**metrics, "epoch": int(metrics["epoch"]) + 1}
+        return super().format_checkpoint_name(metrics, filename, ver, prefix)
+
+
 def grid(imgs: torch.Tensor, nrow: int = 10, pad: int = 2) -> torch.Tensor:
     """(B, 1, h, w) -> (1, H, W) contact sheet."""
     b, c, h, w = imgs.shape
@@ -44,6 +54,7 @@ def kl_loss(mean, logvar, pixels):
 
 class CPPNGAN(Task):
     stale_keys = ("classifier.",)  # checkpoints from before the classifier was kept apart
+    items = "digits"
 
     def __init__(self, net, optim, data, out_dir, scale: float = 8.0, clip: float = 5.0, kl_weight: float = 10.0,
                  keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 50,
@@ -79,7 +90,7 @@ class CPPNGAN(Task):
 
     def configure_callbacks(self):
         # every epoch kept (the post compares epoch 6 with 24), plus last.ckpt for resume=true
-        return [ModelCheckpoint(dirpath=self.out_dir / "checkpoints", filename="epoch{epoch:03d}",
+        return [EpochCheckpoint(dirpath=self.out_dir / "checkpoints", filename="epoch{epoch:03d}",
                                 auto_insert_metric_name=False, every_n_epochs=1, save_top_k=-1, save_last=True)]
 
     def _step(self, opt, loss, params, backward=None):

@@ -100,7 +100,7 @@ def check_keys(args) -> None:
     ovr = [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(o.sweep_string_iterator())}"
            for o in parse_overrides(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
     try:
-        compose(ovr)
+        return compose(ovr)
     except (HydraException, OmegaConfBaseException) as e:
         cause = e.__cause__  # Hydra wraps the OmegaConf error that names the key it could not set
         key = cause.full_key if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) else None
@@ -330,8 +330,11 @@ def start(args):
         check_overrides(args)
         parse_overrides(args, multirun)
         if not any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
-            check_keys(args)
-        if not any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
+            cfg = check_keys(args)
+            if not multirun:  # a sweep's bad value fails its own job (error.txt), not the sweep
+                from synthlab.checks import check
+
+                check(cfg)  # before Hydra: one line, quickly, and no run folder
             check_run_dir(args, multirun)
     except SynthlabError as e:
         _fail(str(e), 2)

@@ -12,6 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate as _instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from synthlab.checks import missing
 from synthlab.errors import SynthlabError
 from synthlab.io import RunLock, check_state, checkpoint_io, load_weights, write_json, write_text
 from synthlab.tasks.base import Task
@@ -26,7 +27,9 @@ def quiet_lightning():
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     for msg in (".*configure_optimizers.*returned `None`.*", ".*LeafSpec.*", ".*does not have many workers.*",
                 ".*is smaller than the logging interval.*",
-                ".*predict returned None.*", ".*module(s) in eval mode.*"):
+                ".*predict returned None.*", ".*module(s) in eval mode.*",
+                # one process per job: on a machine with SLURM installed the hint is noise
+                ".*`srun` command is available on your system but is not used.*"):
         warnings.filterwarnings("ignore", message=msg)
 
 
@@ -37,7 +40,7 @@ def instantiate(node, *args, **kwargs):
     try:
         return _instantiate(node, *args, **kwargs)
     except MissingMandatoryValue as e:
-        raise SynthlabError(f"{e.full_key} must be set: add {e.full_key}=... to the command") from None
+        raise SynthlabError(missing(e.full_key)) from None
     except InstantiationException as e:
         cause = e
         while cause is not None and not isinstance(cause, SynthlabError):

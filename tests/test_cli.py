@@ -144,3 +144,25 @@ def test_parallel_and_submitit_launchers_run_every_job(tmp_path, launcher):
     assert r.returncode == 0, r.stderr[-2000:]
     done = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/metrics.json")]
     assert sorted(m["seed"] for m in done) == [1, 2] and all(m["status"] == "ok" for m in done)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["task.exemplar=/missing.png"], "image not found: /missing.png"),
+    (["task.exemplar=skimage:grss"], "unknown exemplar 'skimage:grss'"),
+    (["task.size=[0,5]"], "task.size must be positive"),
+    (["task=cppn", "task.animation.kind=morf"], "choose one of: none, morph, zoom, weights"),
+    (["task=gan_sample"], "task.checkpoint must be set"),
+    (["task=gan_sample", "task.checkpoint=/no/such.ckpt"], "checkpoint (task.checkpoint) not found"),
+])
+def test_bad_values_fail_before_hydra_and_leave_no_run_folder(tmp_path, args, words):
+    """Value rules (synthlab/checks.py) run on the composed config before Hydra starts: one
+    line, exit 2, and no outputs/ folder (timing is printed, not asserted)."""
+    import time
+
+    t = time.monotonic()
+    r = cli(*args, "logger=none", cwd=tmp_path)
+    dt = time.monotonic() - t
+    err = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 2 and len(err) == 1 and words in err[0], r.stderr[-2000:]
+    assert not list((tmp_path / "outputs").rglob("*.log")) and not list((tmp_path / "outputs").rglob("config.yaml"))
+    print(f"\n{args}: {dt:.2f} s")

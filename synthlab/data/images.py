@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from synthlab.checks import image_source
 from synthlab.errors import SynthlabError
 
-SKIMAGE = ("grass", "brick", "gravel", "astronaut", "chelsea", "coffee", "rocket")  # bundled: no download
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
@@ -33,22 +33,15 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
 
 def load_image(spec: str) -> torch.Tensor:
     """Path or `skimage:NAME` -> (3, H, W) float32 in [0, 1]; EXIF rotation applied."""
-    spec = str(spec)
+    spec = image_source(spec, "exemplar")
     if spec.startswith("skimage:"):
         name = spec.split(":", 1)[1]
-        if name not in SKIMAGE:
-            raise SynthlabError(f"unknown exemplar {spec!r}; offline names: "
-                                + ", ".join(f"skimage:{n}" for n in SKIMAGE))
         import skimage.data
 
         a = getattr(skimage.data, name)().astype(np.float32) / 255.0
         a = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a[..., :3]
     else:
         path = Path(spec).expanduser()
-        if not path.is_file():
-            raise SynthlabError(f"image not found: {path}")
-        if path.stat().st_size == 0:
-            raise SynthlabError(f"image {path} is empty (0 bytes)")
         try:
             with Image.open(path) as img:
                 img = ImageOps.exif_transpose(img)

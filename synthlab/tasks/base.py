@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from synthlab.checks import image_size  # noqa: F401  (tasks import it from here)
 from synthlab.data import resize
-from synthlab.errors import SynthlabError
 from synthlab.io import save_png
 from synthlab.memory import floats_per_pixel, require
 from synthlab.solver import Solver
@@ -72,20 +72,6 @@ class Steps(Dataset):
 
 def steps_loader(n: int) -> DataLoader:
     return DataLoader(Steps(n), batch_size=None, shuffle=False, num_workers=0)
-
-
-def image_size(size, default=None):
-    """task.size as (h, w): an int, [h, w], or None for `default`."""
-    if size is None:
-        return default
-    try:
-        h, w = (size, size) if isinstance(size, int) else (int(v) for v in size)
-        assert not isinstance(size, str)
-    except (TypeError, ValueError, AssertionError):
-        raise SynthlabError(f"task.size must be an integer or [height, width], got {size!r}") from None
-    if h <= 0 or w <= 0:
-        raise SynthlabError(f"task.size must be positive, got {h}x{w}")
-    return int(h), int(w)
 
 
 class ImageTask(Task):

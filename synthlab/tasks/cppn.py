@@ -16,9 +16,9 @@ from synthlab.io import save_png
 from synthlab.metrics import complexity
 from synthlab.nets.cppn import Coords, n_params
 from synthlab.render import check_size, compiled, render, save_gif, save_mp4, timeline
+from synthlab.checks import animation_kind
 from synthlab.tasks.base import Task, image_size, steps_loader
 
-KINDS = ("none", "morph", "zoom", "weights")
 
 
 class CPPNTask(Task):
@@ -33,9 +33,7 @@ class CPPNTask(Task):
         self.forward_fn = compiled(net) if compile else None  # what render() evaluates (None: the net)
         self.coords = Coords(coords, scale, zoom, use_r=net.in_dim == 3)
         self.anim = dict(animation or {})
-        self.kind = self.anim.get("kind", "none")
-        if self.kind not in KINDS:
-            raise SynthlabError(f"unknown animation kind {self.kind!r}; choose one of: {', '.join(KINDS)}")
+        self.kind = animation_kind(self.anim.get("kind", "none"))
         if images < 1:
             raise SynthlabError(f"task.images must be >= 1, got {images}")
         check_size(*self.size, net.channels, images)

@@ -1,0 +1,87 @@
+"""Value rules that need no torch: each lives here once, and is used twice.
+
+The CLI runs `check(cfg)` on the composed config before Hydra starts (so a bad value is one
+line in about the time a composition error takes, and no run folder is made); the code that
+uses the value calls the same rule (tests and run() build tasks without the CLI). `RULES` maps
+config keys to their rule; a key a task does not have is not checked.
+"""
+
+from pathlib import Path
+
+from synthlab.errors import SynthlabError
+
+SKIMAGE = ("grass", "brick", "gravel", "astronaut", "chelsea", "coffee", "rocket")  # bundled: no download
+ANIMATIONS = ("none", "morph", "zoom", "weights")
+
+
+def missing(key: str) -> str:
+    return f"{key} must be set: add {key}=... to the command"
+
+
+def image_source(spec, key: str = "image") -> str:
+    """A readable image file, or skimage:NAME of a bundled photo."""
+    spec = str(spec)
+    if spec.startswith("skimage:"):
+        if spec.split(":", 1)[1] not in SKIMAGE:
+            raise SynthlabError(f"unknown {key} {spec!r}; offline names: " + ", ".join(f"skimage:{n}" for n in SKIMAGE))
+        return spec
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise SynthlabError(f"image not found: {path}" + (f" ({key})" if key != "image" else ""))
+    if path.stat().st_size == 0:
+        raise SynthlabError(f"image {path} is empty (0 bytes)")
+    return spec
+
+
+def image_size(size, default=None):
+    """task.size as (h, w): an int, [h, w], or None for `default`."""
+    if size is None:
+        return default
+    try:
+        h, w = (size, size) if isinstance(size, int) else (int(v) for v in size)
+        assert not isinstance(size, (str, bool))
+    except (TypeError, ValueError, AssertionError):
+        raise SynthlabError(f"task.size must be an integer or [height, width], got {size!r}") from None
+    if h <= 0 or w <= 0:
+        raise SynthlabError(f"task.size must be positive, got {h}x{w}")
+    return int(h), int(w)
+
+
+def animation_kind(kind) -> str:
+    if kind not in ANIMATIONS:
+        raise SynthlabError(f"unknown animation kind {kind!r}; choose one of: {', '.join(ANIMATIONS)}")
+    return kind
+
+
+def weights_file(path, what: str = "checkpoint") -> Path:
+    path = Path(str(path)).expanduser()
+    if not path.is_file():
+        raise SynthlabError(f"{what} not found: {path}")
+    return path
+
+
+RULES = {
+    "task.exemplar": lambda v: image_source(v, "exemplar"),
+    "task.content": lambda v: image_source(v, "content image"),
+    "task.style": lambda v: v is None or image_source(v, "style image"),
+    "task.size": image_size,
+    "task.animation.kind": animation_kind,
+    "task.checkpoint": lambda v: weights_file(v, "checkpoint (task.checkpoint)"),
+    "task.classifier": lambda v: v is None or weights_file(v, "classifier checkpoint (task.classifier)"),
+}
+
+
+def check(cfg) -> None:
+    """Every rule whose key this config has; the first bad value raises its one line."""
+    from omegaconf import OmegaConf
+
+    for key, rule in RULES.items():
+        parent, _, leaf = key.rpartition(".")
+        holder = OmegaConf.select(cfg, parent, default=None)
+        if not OmegaConf.is_config(holder) or leaf not in holder.keys():  # `in` skips ??? values
+            continue
+        if OmegaConf.is_missing(holder, leaf):
+            raise SynthlabError(missing(key))
+        node = holder[leaf]
+        value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        rule(value)

@@ -42,7 +42,39 @@ class CSVLogger(Images, loggers.CSVLogger):
         self.save()
 
 
+def hparams(params: dict) -> dict:
+    """What tells a sweep's runs apart, as TensorBoard hparams: the task, seed, the group
+    choices (network/activation: elu) and every command-line override (task.variety: 0.5)."""
+    hp = {"task": params.get("task", {}).get("name", ""), "seed": params.get("seed", 0)}
+    hp.update({k: str(v) for k, v in (params.get("choices") or {}).items()
+               if v is not None and k not in ("logger", "trainer", "launcher", "sweep")})
+    for o in params.get("overrides") or []:
+        k, _, v = str(o).partition("=")
+        if k.startswith(("hydra.", "logger", "sweep", "launcher")):
+            continue
+        try:
+            hp[k.lstrip("+~")] = float(v)
+        except ValueError:
+            hp[k.lstrip("+~")] = v
+    return hp
+
+
 class TensorBoardLogger(Images, loggers.TensorBoardLogger):
+    """Scalars and images as Lightning's, plus an HParams entry per run (see hparams) whose
+    metric columns are the final metrics, written when the run ends: TensorBoard's HParams
+    view then compares the runs of a sweep (tensorboard --logdir outputs/multirun/<sweep>)."""
+
+    def __init__(self, **kw):
+        super().__init__(default_hp_metric=False, **kw)
+        self.hp = {}
+
+    def log_hyperparams(self, params, metrics=None) -> None:
+        self.hp = hparams(params if isinstance(params, dict) else dict(params))
+
+    def log_summary(self, metrics: dict) -> None:
+        final = {f"final/{k}": v for k, v in scalars(metrics).items()}
+        loggers.TensorBoardLogger.log_hyperparams(self, self.hp, final)  # writes the metrics too
+
     def log_images(self, key, images, captions=None, step=None):
         for i, img in enumerate(images):
             tag = f"{key}/{captions[i]}" if captions else key

@@ -139,7 +139,7 @@ def run(cfg: DictConfig) -> dict:
             out_dir = resumed
             log.info("resuming %s from %s", resumed, resumed / "checkpoints" / "last.ckpt")
         task = build(cfg, out_dir)
-        plain = {**OmegaConf.to_container(cfg, resolve=True), "choices": job_choices()}
+        plain = {**OmegaConf.to_container(cfg, resolve=True), "choices": job_choices(), "overrides": job_overrides()}
         logger = instantiate(cfg.logger) if cfg.get("logger") else None
         if logger is not None:
             logger.log_hyperparams(plain)

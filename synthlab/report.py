@@ -128,13 +128,14 @@ def main(argv=None) -> int:
         return 2
     text = fold(runs, a.over) if a.over else table(runs, a.sort)
     print(text)
-    from synthlab.report_html import contact_sheet, dashboard
+    from synthlab.report_html import contact_sheet, curves, dashboard
 
     cols = columns(runs)
     metric = a.sort or ("swd" if "swd" in cols else (cols[0] if cols else None))
     sheet = contact_sheet(a.dir, runs, metric)
-    page = dashboard(a.dir, runs, cols)
-    print(f"wrote {a.dir / 'report.md'}, {sheet}, {page}")
+    plot = curves(a.dir, runs)
+    page = dashboard(a.dir, runs, cols, plot)
+    print(f"wrote {a.dir / 'report.md'}, {sheet}, {plot or '(no curves)'}, {page}")
     write_text(a.dir / "report.md", text + "\n")
     write_json(a.dir / "report.json", runs)
     return 0

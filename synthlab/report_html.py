@@ -61,62 +61,152 @@ def _font(size):
         return ImageFont.load_default()
 
 
+def thumb(path: Path, side: int) -> Image.Image | None:
+    """The image scaled to fit side x side, small ones enlarged (nearest: pixels stay pixels)."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            k = side / max(im.size)
+            return im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))),
+                             Image.NEAREST if k > 1 else Image.LANCZOS)
+    except (OSError, ValueError, Image.DecompressionBombError):  # a cut or foreign image file
+        return None
+
+
 def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 192) -> Path | None:
+    """Two swept axes: rows x columns. One axis (or none): a grid, wrapped near-square. Texture
+    runs put their exemplar beside the output (one axis) or in a first column (two axes)."""
     ax = axes(runs)
     rows_key, cols_key = (ax + [None, None])[:2]
-    row_vals = sorted({value(r, rows_key) for r in runs}) if rows_key else ["-"]
-    col_vals = sorted({value(r, cols_key) for r in runs}) if cols_key else ["-"]
-    if not rows_key:
-        col_vals, cols_key = [r["dir"] for r in runs], None
-    label_h, left = 40, 150
-    exemplar = {}  # row value -> a run folder's exemplar.png
+    exemplar = {}  # run dir or row value -> exemplar.png
     for r in runs:
         p = (root / r["dir"] / "exemplar.png").resolve()
-        if rows_key and p.is_file() and p.is_relative_to(root.resolve()):
-            exemplar.setdefault(value(r, rows_key), p)
-    if exemplar:
-        left += cell
-    sheet = Image.new("RGB", (left + cell * len(col_vals), label_h + (cell + label_h) * len(row_vals)), "white")
+        if p.is_file() and p.is_relative_to(root.resolve()):
+            exemplar[r["dir"]] = p
+            if rows_key:
+                exemplar.setdefault(("row", value(r, rows_key)), p)
+    if cols_key:  # a table: label column, [exemplar column], one column per value
+        row_vals = sorted({value(r, rows_key) for r in runs})
+        col_vals = sorted({value(r, cols_key) for r in runs})
+        layout = [(i, j, [r for r in runs if value(r, rows_key) == rv and value(r, cols_key) == cv])
+                  for i, rv in enumerate(row_vals) for j, cv in enumerate(col_vals)]
+        ex_col = any(("row", rv) in exemplar for rv in row_vals)
+        left, top, n_cols, n_rows = 150 + (cell if ex_col else 0), 36, len(col_vals), len(row_vals)
+        cell_w = cell
+    else:  # a grid of runs, labelled one by one; a texture cell is exemplar | output
+        ordered = sorted(runs, key=lambda r: value(r, rows_key) if rows_key else r["dir"])
+        pair = any(r["dir"] in exemplar for r in ordered)
+        cell_w = 2 * cell if pair else cell
+        n_cols = max(1, min(len(ordered), 6 if not pair else 3, round(len(ordered) ** 0.5 + 0.49)))
+        n_rows = (len(ordered) + n_cols - 1) // n_cols
+        layout = [(k // n_cols, k % n_cols, [r]) for k, r in enumerate(ordered)]
+        left, top, ex_col = 0, 0, False
+    band = 34  # labels under each cell
+    sheet = Image.new("RGB", (left + cell_w * n_cols, top + (cell + band) * n_rows), "white")
     draw, font = ImageDraw.Draw(sheet), _font(13)
-    for j, cv in enumerate(col_vals):
-        draw.text((left + j * cell + 4, 4), f"{cols_key or 'run'}=\n{short(cv, 26)}", fill="black", font=font)
-    if exemplar:
-        draw.text((left - cell + 4, 4), "exemplar", fill="black", font=font)
-    for i, rv in enumerate(row_vals):
-        y = label_h + i * (cell + label_h)
-        draw.text((4, y + cell // 2), f"{rows_key or ''}=\n{short(rv, 20)}", fill="black", font=font)
-        if rv in exemplar:
-            try:
-                with Image.open(exemplar[rv]) as im:
-                    im = im.convert("RGB")
-                    im.thumbnail((cell - 8, cell - 8))
-                    sheet.paste(im, (left - cell + 4, y + 4))
-            except (OSError, ValueError, Image.DecompressionBombError):
-                draw.text((left - cell + 4, y + 4), "BAD IMAGE", fill="red", font=font)
+    if cols_key:
         for j, cv in enumerate(col_vals):
-            # one axis: a column per row value ("-"); no axis: a column per run folder
-            in_col = (lambda r: value(r, cols_key) == cv) if cols_key else \
-                (lambda r: True) if rows_key else (lambda r: r["dir"] == cv)
-            match = [r for r in runs if (not rows_key or value(r, rows_key) == rv) and in_col(r)]
-            if not match:
-                continue
-            r, x = match[0], left + j * cell
-            ok = r.get("status") == "ok"
-            img = main_image(root, r) if ok else None
-            text = "no image" if ok else r.get("status", "failed").upper()
-            if img is not None:
-                try:
-                    with Image.open(img) as im:
-                        im = im.convert("RGB")
-                        im.thumbnail((cell - 8, cell - 8))
-                        sheet.paste(im, (x + 4, y + 4))
-                    text = f"{metric} {r[metric]:.3g}" if metric and isinstance(r.get(metric), (int, float)) else "ok"
-                except (OSError, ValueError, Image.DecompressionBombError):  # a cut or foreign image file
-                    img, text = None, "BAD IMAGE"
-            if img is None:
-                draw.rectangle([x + 4, y + 4, x + cell - 4, y + cell - 4], outline="red", width=3)
-            draw.text((x + 4, y + cell + 2), text, fill="black" if img is not None else "red", font=font)
+            draw.text((left + j * cell + 4, 2), f"{cols_key}=\n{short(cv, 26)}", fill="black", font=font)
+        if ex_col:
+            draw.text((left - cell + 4, 2), "exemplar", fill="black", font=font)
+        for i, rv in enumerate(row_vals):
+            y = top + i * (cell + band)
+            draw.text((4, y + cell // 2 - 14), f"{rows_key}=\n{short(rv, 20)}", fill="black", font=font)
+            if ("row", rv) in exemplar and (im := thumb(exemplar[("row", rv)], cell - 8)) is not None:
+                sheet.paste(im, (left - cell + 4, y + 4))
+    for i, j, match in layout:
+        if not match:
+            continue
+        r, x, y = match[0], left + j * cell_w, top + i * (cell + band)
+        ok = r.get("status") == "ok"
+        img = main_image(root, r) if ok else None
+        text = "no image" if ok else r.get("status", "failed").upper()
+        im = thumb(img, cell - 8) if img is not None else None
+        if img is not None and im is None:
+            text = "BAD IMAGE"
+        if not cols_key and r["dir"] in exemplar and (ex := thumb(exemplar[r["dir"]], cell - 8)) is not None:
+            sheet.paste(ex, (x + 4, y + 4))
+            x += cell
+        if im is not None:
+            sheet.paste(im, (x + 4, y + 4))
+            text = f"{metric} {r[metric]:.3g}" if metric and isinstance(r.get(metric), (int, float)) else "ok"
+        else:
+            draw.rectangle([x + 4, y + 4, x + cell - 4, y + cell - 4], outline="red", width=3)
+        if not cols_key:  # each cell says what it is
+            text = f"{short(value(r, rows_key), 40) if rows_key else short(r['dir'], 40)}  {text}"
+            x = left + j * cell_w
+        draw.text((x + 4, y + cell), text, fill="black" if im is not None else "red", font=font)
     path = root / "contact_sheet.png"
+    save_png(path, sheet)
+    return path
+
+
+SERIES = ("per_step", "per_epoch")  # rows in metrics.json over a run; a row's first key is the x axis
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+
+
+def run_series(run: dict):
+    """(x name, rows) of a run's curve, or None."""
+    rows = next((run[k] for k in SERIES if isinstance(run.get(k), list) and run[k]
+                 and all(isinstance(row, dict) and row for row in run[k])), None)
+    return (next(iter(rows[0])), rows) if rows else None
+
+
+def curves(root: Path, runs: list[dict], panel=(420, 240), most: int = 6) -> Path | None:
+    """curves.png: one panel per logged metric (loss, g_loss, ...), one line per run (log scale
+    where a metric spans two decades), and a legend naming each run by its swept values."""
+    import math
+
+    ax = axes(runs)
+    lines: dict[str, list] = {}
+    labels = []
+    for r in runs:
+        got = run_series(r) if r.get("status") == "ok" else None
+        if got is None:
+            continue
+        x, rows = got
+        label = " ".join(f"{k}={value(r, k)}" for k in ax) or r["dir"]
+        labels.append(label)
+        for m in rows[0]:
+            pts = [(row.get(x), row.get(m)) for row in rows]
+            pts = [(a, b) for a, b in pts if all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                   and math.isfinite(v) for v in (a, b))]
+            if m not in (x, "phase") and len(pts) > 1:
+                lines.setdefault(m, []).append((len(labels) - 1, x, pts))
+    if not lines:
+        return None
+    metrics = list(lines)[:most]
+    pw, ph = panel
+    cols = min(3, len(metrics))
+    legend_h = 18 * min(len(labels), 20) + 10
+    sheet = Image.new("RGB", (pw * cols, ph * ((len(metrics) + cols - 1) // cols) + legend_h), "white")
+    draw, font = ImageDraw.Draw(sheet), _font(12)
+    for i, m in enumerate(metrics):
+        ox, oy = (i % cols) * pw, (i // cols) * ph
+        xs = [a for _, _, pts in lines[m] for a, _ in pts]
+        ys = [b for _, _, pts in lines[m] for _, b in pts]
+        log = min(ys) > 0 and max(ys) / min(ys) > 100
+        f = (lambda v: math.log10(v)) if log else (lambda v: v)
+        x0, x1, y0, y1 = min(xs), max(xs), f(min(ys)), f(max(ys))
+        x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+        left, top, w, h = ox + 52, oy + 22, pw - 66, ph - 50
+        draw.rectangle([left, top, left + w, top + h], outline="#999")
+        draw.text((ox + 6, oy + 4), f"{m}{' (log)' if log else ''} vs {lines[m][0][1]}", fill="black", font=font)
+        for v, yy in ((max(ys), top), (min(ys), top + h - 12)):
+            draw.text((ox + 2, yy), f"{v:.3g}", fill="#555", font=font)
+        draw.text((left, top + h + 4), f"{x0:g}", fill="#555", font=font)
+        draw.text((left + w - 30, top + h + 4), f"{max(xs):g}", fill="#555", font=font)
+        for k, _, pts in lines[m]:
+            xy = [(left + (a - x0) / (x1 - x0) * w, top + h - (f(b) - y0) / (y1 - y0) * h) for a, b in pts]
+            draw.line(xy, fill=COLOURS[k % len(COLOURS)], width=2)
+    oy = ph * ((len(metrics) + cols - 1) // cols) + 4
+    for k, label in enumerate(labels[:20]):
+        draw.rectangle([8, oy + 18 * k + 3, 20, oy + 18 * k + 13], fill=COLOURS[k % len(COLOURS)])
+        draw.text((26, oy + 18 * k), short(label, 110), fill="black", font=font)
+    if len(labels) > 20:
+        draw.text((300, oy), f"(+{len(labels) - 20} more runs)", fill="#555", font=font)
+    path = root / "curves.png"
     save_png(path, sheet)
     return path
 
@@ -128,6 +218,7 @@ td.l{{text-align:left}} .grid{{display:flex;flex-wrap:wrap;gap:8px}} .cell{{widt
 .cell img{{width:196px}} .failed{{color:#b00}}</style></head><body>
 <h1>{title}</h1><p>{n_ok} finished, {n_failed} failed. Click a column header to sort.</p>
 <div class="grid">{cells}</div>
+{curves}
 <h2>Metrics</h2><table id="metrics"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>
 <h2>Failed jobs</h2><ul id="failed">{failed}</ul>
 <script>
@@ -148,7 +239,7 @@ document.querySelectorAll('#metrics th').forEach(function (th, col) {{
 </script></body></html>"""
 
 
-def dashboard(root: Path, runs: list[dict], cols: list[str]) -> Path:
+def dashboard(root: Path, runs: list[dict], cols: list[str], plot: Path | None = None) -> Path:
     e = lambda s: html.escape(str(s), quote=True)
     ax = axes(runs)
     ok = [r for r in runs if r.get("status") == "ok"]
@@ -169,7 +260,8 @@ def dashboard(root: Path, runs: list[dict], cols: list[str]) -> Path:
     failed = "".join(f'<li class="failed">{e(r["dir"])} ({e(r.get("status", "failed"))}): {e(r.get("error", ""))}</li>'
                      for r in runs if r.get("status") != "ok")
     page = PAGE.format(title=e(f"synthlab report: {root.name}"), n_ok=len(ok), n_failed=len(runs) - len(ok),
-                       cells="".join(cells), head=head, rows="".join(rows), failed=failed or "<li>none</li>")
+                       cells="".join(cells), head=head, rows="".join(rows), failed=failed or "<li>none</li>",
+                       curves=f'<h2>Curves</h2><img id="curves" src="{plot.name}" alt="curves">' if plot else "")
     path = root / "report.html"
     write_text(path, page)
     return path

@@ -166,6 +166,8 @@ class ImageTask(Task):
         return ((self.image.detach()[0].float().cpu() - lo) / (hi - lo)).clamp(0, 1)
 
     def run_stats(self) -> dict:
+        """Solver counts, and the loss after every step as `per_step` rows (the report's curves)."""
         return {**self.solver.stats(), "size": list(self.size),
                 "first_loss": self.history[0][2] if self.history else None,
-                "final_loss": self.history[-1][2] if self.history else None}
+                "final_loss": self.history[-1][2] if self.history else None,
+                "per_step": [{"evals": e, "phase": p, "loss": l} for p, e, l in self.history]}

@@ -67,3 +67,24 @@ def test_report_never_writes_through_a_symlink(tmp_path):
     for name in ("report.html", "contact_sheet.png", "report.md", "report.json"):
         assert (outside / name).read_text() == "precious\n"  # untouched
         assert (root / name).is_file() and not (root / name).is_symlink()
+
+
+def test_report_draws_one_curve_per_run_and_ignores_bad_rows(tmp_path):
+    """curves.png: a panel per logged metric, a line per run in its own colour; rows that are
+    not numbers (cut, edited, NaN) are left out, never an error."""
+    from synthlab.report import main
+
+    for i, act in enumerate(["relu", "elu"]):
+        d = tmp_path / f"job{i}"
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text(f"- network/activation={act}\n")
+        rows = [{"evals": e, "phase": 0, "loss": 10.0 / (e + i)} for e in range(1, 40, 5)]
+        rows.append({"evals": 50, "phase": 0, "loss": float("nan")})
+        (d / "metrics.json").write_text(json.dumps({"status": "ok", "swd": 1.0 + i, "per_step": rows}))
+    (tmp_path / "job2").mkdir()
+    (tmp_path / "job2" / "metrics.json").write_text(json.dumps({"status": "ok", "per_step": ["cut", 3]}))
+    assert main([str(tmp_path)]) == 0
+    img = Image.open(tmp_path / "curves.png").convert("RGB")
+    colours = {c for _, c in img.getcolors(1 << 20)}
+    assert (0x1f, 0x77, 0xb4) in colours and (0xff, 0x7f, 0x0e) in colours  # two runs, two lines
+    assert 'src="curves.png"' in (tmp_path / "report.html").read_text()

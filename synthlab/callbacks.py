@@ -15,6 +15,11 @@ class Placement(Callback):
     def __init__(self, parallel_jobs: int = 1):
         self.parallel_jobs = int(parallel_jobs)
 
+    def on_multirun_start(self, config, **kwargs) -> None:
+        """How many jobs the sweep has, for each job's `job k of N` line (the launchers' workers
+        and SLURM jobs inherit the environment)."""
+        os.environ["SYNTHLAB_SWEEP_JOBS"] = str(sweep_size(config))
+
     def on_job_start(self, config, **kwargs) -> None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
@@ -27,6 +32,21 @@ class Placement(Callback):
             import torch
 
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.parallel_jobs))
+
+
+def sweep_size(config) -> int:
+    """Jobs in the grid: the command line's overrides and the sweep file's params, as the basic
+    sweeper expands them (0 where it cannot tell)."""
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        params = config.hydra.sweeper.get("params") or {}
+        args = list(config.hydra.overrides.task) + [f"{k}={v}" for k, v in params.items()]
+        parsed = OverridesParser.create().parse_overrides(args)
+        return sum(len(batch) for batch in BasicSweeper.split_arguments(parsed, None))
+    except Exception:  # a launcher or sweeper of its own: the jobs are still numbered
+        return 0
 
 
 def own_gpu(job_num: int) -> None:

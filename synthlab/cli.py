@@ -11,6 +11,7 @@ recorded and the others go on.
 import difflib
 import errno
 import json
+import logging
 import os
 import shutil
 import sys
@@ -19,6 +20,8 @@ import traceback
 from pathlib import Path
 
 from synthlab.errors import Stopped, SynthlabError, ignore_signals, received, stop_on_signals
+
+log = logging.getLogger("synthlab")
 
 # Hydra, OmegaConf and the rest are imported after the signal handlers are in place (main):
 # a SIGTERM during start-up then stops the command with its one line, like any other.
@@ -209,6 +212,8 @@ def job(cfg):
     if slurm.job_id():  # submitit's handlers only log SIGTERM: ours stop the run, and the
         stop_on_signals((slurm.preempt_signal(),))  # time-limit warning stops it to requeue
     if multirun:
+        n = os.environ.get("SYNTHLAB_SWEEP_JOBS", "0")
+        log.info("job %d of %s: %s", hc.job.num + 1, n if n != "0" else "?", " ".join(hc.overrides.task))
         with open_dict(cfg):
             cfg.run_name = sweep_name(hc)
             if cfg.get("logger") and "group" in cfg.logger and not cfg.logger.group:

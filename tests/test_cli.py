@@ -166,3 +166,11 @@ def test_bad_values_fail_before_hydra_and_leave_no_run_folder(tmp_path, args, wo
     assert r.returncode == 2 and len(err) == 1 and words in err[0], r.stderr[-2000:]
     assert not list((tmp_path / "outputs").rglob("*.log")) and not list((tmp_path / "outputs").rglob("config.yaml"))
     print(f"\n{args}: {dt:.2f} s")
+
+
+def test_sweep_jobs_say_k_of_n(tmp_path):
+    r = cli("-m", "task.size=[32,32]", "task.exemplar_size=32", "task.phases=1", "task.iterations=2", "seed=1,2",
+            "network/activation=relu,elu", "logger=none", "trainer.enable_progress_bar=false",
+            f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert all(f"job {k} of 4:" in r.stderr + r.stdout for k in range(1, 5))

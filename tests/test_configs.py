@@ -22,7 +22,7 @@ def _overrides(group, option, mnist):
     data = [f"data.root={mnist}", "data.download=false"]
     if group == "network" and option != "random_conv":  # a network needs a task that uses it
         task = {"cppn": "task=cppn", "resnet_cppn": "task=gan", "conv_cppn": "task=conv_cppn",
-                "vgg19": "task=fc_style"}[option]
+                "vgg19": "task=fc_style", "random_multiscale": "experiment=random_multiscale"}[option]
         return [task, f"network={option}"] + (["network.weights=random"] if option == "vgg19" else []) \
             + (data if option == "resnet_cppn" else [])
     if (group, option) in (("task", "fc_style"), ("sweep", "fc_style_content")):
@@ -63,9 +63,9 @@ def test_groups_have_the_promised_options():
         ["relu", "lrelu", "elu", "tanh", "sigmoid", "softplus", "sin", "gelu"])
     assert options("network/downsampling") == ["avgpool", "maxpool", "strided"]
     assert options("network/init") == sorted(["glorot_uniform", "orthogonal", "normal", "uniform", "torch_default", "msra"])
-    assert options("network") == ["conv_cppn", "cppn", "random_conv", "resnet_cppn", "vgg19"]
+    assert options("network") == ["conv_cppn", "cppn", "random_conv", "random_multiscale", "resnet_cppn", "vgg19"]
     assert options("optim") == ["adam", "lbfgs"]
-    assert options("critic") == ["content", "gram", "patches", "reference"]
+    assert options("critic") == ["content", "gram", "patches", "reference", "sliced"]
     assert options("data") == ["mnist"]
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("trainer") == ["cpu", "gpu"]

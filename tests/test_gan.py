@@ -182,3 +182,21 @@ def test_previous_model_uses_optim_lr_for_vae_and_d_and_its_own_for_g(make_cfg, 
 def test_width_four_variant_builds(make_cfg, tmp_path, mnist):
     gan = build(make_cfg(["task=gan", f"data.root={mnist}", "network.width=4", *FAST]), tmp_path)
     assert gan.G.blocks[0][0].weight.shape == (4, 4)
+
+
+def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mnist):
+    """With a classifier, gan_sample reports consistency per class (a digit the generator never
+    makes is a 0 there, whatever the mean) and for the big renders shrunk to the classifier's size."""
+    c = run(make_cfg(["task=mnist_classifier", f"data.root={mnist}", "trainer.max_epochs=1", "task.holdout=100",
+                      "data.limit=-100", "data.batch_size=50", *FAST], out=tmp_path / "cls"))
+    out = tmp_path / "outputs" / "gan" / "d" / "t"
+    run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+                  "trainer.max_epochs=1", "task.g_steps=1", "task.d_steps=1", *FAST], out=out))
+    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",
+                      f"task.classifier={c['classifier']}", "task.size=[64,64]", "task.per_class=3", "task.random=2",
+                      "task.morph=false", *FAST], out=tmp_path / "sample"))
+    by = s["class_consistency_by_class"]
+    assert len(by["per_class"]) == 10 and all(0 <= v <= 1 for v in by["per_class"])
+    assert by["worst"] == min(by["per_class"]) and by["per_class"][by["worst_class"]] == by["worst"]
+    assert abs(sum(by["per_class"]) / 10 - s["class_consistency"]) < 1e-6  # equal classes: the mean is the mean
+    assert len(s["render_predicted"]) == 10 and 0 <= s["render_consistency"] <= 1

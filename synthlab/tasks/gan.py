@@ -255,6 +255,15 @@ def class_consistency(classifier, imgs, y):
     return float((classifier(imgs).argmax(1) == y).float().mean())
 
 
+def per_class_consistency(classifier, imgs, y) -> dict:
+    """The share for each intended class, so a digit the generator never makes shows as a 0
+    (the mean can hide it), plus the worst class and what the classifier saw instead."""
+    hit = classifier(imgs).argmax(1)
+    shares = {int(c): float((hit[y == c] == c).float().mean()) for c in y.unique()}
+    worst = min(shares, key=shares.get)
+    return {"per_class": [shares.get(c) for c in range(10)], "worst_class": worst, "worst": shares[worst]}
+
+
 class CPPNGANVAE(CPPNGAN):
     """The post's "previous model" (cppn-gan-vae-tensorflow): a 4 x 128 tanh CPPN generator, a
     binary discriminator, and a VAE loss with pixel reconstruction. Per batch: 4 VAE steps

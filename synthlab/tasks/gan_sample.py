@@ -7,6 +7,7 @@ import re
 
 import torch
 
+from synthlab.data import resize
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
 from synthlab.io import load_weights, save_png
@@ -14,7 +15,7 @@ from synthlab.nets.cppn import Coords, ResidualCPPN
 from synthlab.nets.encoder import Encoder
 from synthlab.render import check_size, render, save_gif, timeline
 from synthlab.tasks.base import Task, image_size, steps_loader
-from synthlab.tasks.gan import class_consistency, grid, load_classifier
+from synthlab.tasks.gan import class_consistency, grid, load_classifier, per_class_consistency
 
 
 def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
@@ -96,9 +97,17 @@ class GANSample(Task):
         if "morph" in self.out:
             save_gif(out_dir / "morph.gif", list(self.out["morph"]), self.fps, self.invert)
             m["morph_frames"] = len(self.out["morph"])
-        score = class_consistency(self.classifier, self.out["class_grid"], self.out["y"])
-        if score is not None:
-            m["class_consistency"] = score
+        with torch.no_grad():  # the renders are inference tensors
+            score = class_consistency(self.classifier, self.out["class_grid"], self.out["y"])
+            if score is not None:
+                grid_y = self.out["y"]
+                m["class_consistency"] = score
+                m["class_consistency_by_class"] = per_class_consistency(self.classifier, self.out["class_grid"], grid_y)
+                # the big renders, shrunk to the classifier's size: do the 1080 px digits still read?
+                small = resize(self.out["digits"], (self.train_size, self.train_size))  # antialiased
+                digits = torch.arange(10)
+                m["render_consistency"] = class_consistency(self.classifier, small, digits)
+                m["render_predicted"] = [int(v) for v in self.classifier(small).argmax(1)]
         return m
 
     def result(self):

@@ -5,6 +5,7 @@ they get exactly the objects a `synthlab ...` command gets.
 """
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -15,11 +16,41 @@ _HERE = Path(__file__).resolve().parent
 CONF = str(_HERE / "conf") if (_HERE / "conf").is_dir() else str(_HERE.parent / "conf")
 
 
+def split_top(text: str) -> list:
+    """Split on commas outside brackets and quotes: 'a=1,b=[2,3]' -> ['a=1', 'b=[2,3]']."""
+    out, depth, quote, cur = [], 0, None, ""
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    return out + [cur]
+
+
 def job_dir(override_dirname: str) -> str:
-    """A sweep job's folder name from its overrides: readable, filesystem-safe, unique (hash),
-    and the same on every re-run of the sweep, so finished jobs are found and skipped."""
-    slug = re.sub(r"[^A-Za-z0-9.=_,-]+", "-", override_dirname).strip("-")[:80] or "defaults"
-    return f"{slug}_{hashlib.sha1(override_dirname.encode()).hexdigest()[:6]}"
+    """A sweep job's folder name from its overrides: readable, filesystem-safe, unique (hash of
+    all of them), and the same on every re-run of the sweep, so finished jobs are found and
+    skipped. The name shows what varies: overrides every job shares (the sweep's launcher
+    lists them in SYNTHLAB_SWEEP_CONSTANT) are left out, and it is cut between overrides."""
+    constant = set(filter(None, os.environ.get("SYNTHLAB_SWEEP_CONSTANT", "").split("\n")))
+    kept, n = [], 0
+    for pair in (p for p in split_top(override_dirname) if p and p not in constant):
+        slug = re.sub(r"[^A-Za-z0-9.=_-]+", "-", pair).strip("-")
+        if kept and n + len(slug) > 80:
+            kept.append("etc")
+            break
+        kept.append(slug[:80])
+        n += len(slug) + 1
+    return f"{','.join(kept) or 'defaults'}_{hashlib.sha1(override_dirname.encode()).hexdigest()[:6]}"
 
 
 def register_resolvers() -> None:

@@ -7,12 +7,13 @@ and a static HTML dashboard (DIR/report.html; see synthlab.report_html).
 
 `--over KEY` (e.g. task.exemplar or seed) folds that sweep axis: one row per setting of the
 other overrides, with the mean and the worst value of each metric over KEY's values, so a
-conclusion does not rest on one exemplar or one draw.
+conclusion does not rest on one exemplar or one draw (written as DIR/report_over_KEY.md).
 """
 
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 
 from synthlab.io import write_json, write_text
@@ -135,7 +136,9 @@ def main(argv=None) -> int:
     sheet = contact_sheet(a.dir, runs, metric)
     plot = curves(a.dir, runs)
     page = dashboard(a.dir, runs, cols, plot)
-    print(f"wrote {a.dir / 'report.md'}, {sheet}, {plot or '(no curves)'}, {page}")
-    write_text(a.dir / "report.md", text + "\n")
+    # the folded table is its own file: `--over` never replaces the plain report
+    md = a.dir / (f"report_over_{re.sub(r'[^A-Za-z0-9._-]+', '_', a.over)}.md" if a.over else "report.md")
+    print(f"wrote {md}, {sheet}, {plot or '(no curves)'}, {page}")
+    write_text(md, text + "\n")
     write_json(a.dir / "report.json", runs)
     return 0

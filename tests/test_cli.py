@@ -174,3 +174,20 @@ def test_sweep_jobs_say_k_of_n(tmp_path):
             f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert all(f"job {k} of 4:" in r.stderr + r.stdout for k in range(1, 5))
+
+
+def test_job_folders_name_what_varies_whole_overrides_only():
+    """Constant overrides stay out of a sweep job's folder name; a long name is cut between
+    overrides, never inside one; the hash is of all overrides, so names stay unique."""
+    import os
+
+    from synthlab.config import job_dir
+
+    os.environ["SYNTHLAB_SWEEP_CONSTANT"] = "task.size=[32,32]"
+    try:
+        assert job_dir("seed=1,task.size=[32,32]").startswith("seed=1_")
+        long = job_dir(",".join(f"task.key{i}=value{i}" for i in range(10)))
+        assert long.split("_")[0].endswith(",etc") and "value4" not in long
+        assert job_dir("a=[1,2]").startswith("a=-1-2_") and job_dir("a=1") != job_dir("a=2")
+    finally:
+        del os.environ["SYNTHLAB_SWEEP_CONSTANT"]

@@ -99,7 +99,7 @@ def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
             continue
         rest = [o for o in r.get("overrides", []) if not o.startswith((key + "=", *skip))]
         groups.setdefault(" ".join(sorted(rest)) or "(defaults)", []).append(r)
-    cols = [c for c in columns(runs) if c not in ("seconds", "params")]
+    cols = [c for c in columns(runs) if c != "params"]
     lines = ["| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
              "|---" * (2 * len(cols) + 2) + "|"]
     mean = lambda v: sum(v) / len(v)

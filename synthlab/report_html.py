@@ -73,7 +73,7 @@ def thumb(path: Path, side: int) -> Image.Image | None:
         return None
 
 
-def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 192) -> Path | None:
+def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 192, path: Path | None = None) -> Path | None:
     """Two swept axes: rows x columns. One axis (or none): a grid, wrapped near-square. Texture
     runs put their exemplar beside the output (one axis) or in a first column (two axes)."""
     ax = axes(runs)
@@ -136,7 +136,7 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
             text = f"{short(value(r, rows_key), 40) if rows_key else short(r['dir'], 40)}  {text}"
             x = left + j * cell_w
         draw.text((x + 4, y + cell), text, fill="black" if im is not None else "red", font=font)
-    path = root / "contact_sheet.png"
+    path = path or root / "contact_sheet.png"
     save_png(path, sheet)
     return path
 

@@ -28,7 +28,8 @@ def _overrides(group, option, mnist):
     if (group, option) in (("task", "fc_style"), ("sweep", "fc_style_content")):
         return [f"{group}={option}", "network.weights=random"]  # never download ImageNet weights in tests
     if (group, option) in (("task", "gan"), ("task", "mnist_classifier"), ("data", "mnist"),
-                           ("experiment", "cppn_gan_vae"), ("sweep", "gan_width_epochs")):
+                           ("experiment", "cppn_gan_vae"), ("experiment", "resnet_cppn_gan"),
+                           ("sweep", "gan_width_epochs")):
         return [f"{group}={option}"] + (["task=gan"] if group == "data" else []) + data
     if group == "critic" and option == "content":  # a content critic needs a content image: fc_style's
         return ["task=fc_style", "network.weights=random", "critic=[content,gram]"]

@@ -200,3 +200,13 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
     assert by["worst"] == min(by["per_class"]) and by["per_class"][by["worst_class"]] == by["worst"]
     assert abs(sum(by["per_class"]) / 10 - s["class_consistency"]) < 1e-6  # equal classes: the mean is the mean
     assert len(s["render_predicted"]) == 10 and 0 <= s["render_consistency"] <= 1
+
+
+def test_reference_recipe_is_pinned(make_cfg):
+    """experiment=resnet_cppn_gan stays the post's recipe whatever task=gan's defaults become."""
+    cfg = make_cfg(["experiment=resnet_cppn_gan"])
+    t, n, o, d = cfg.task, cfg.network, cfg.optim, cfg.data
+    assert t._target_.endswith("CPPNGAN") and (t.g_steps, t.d_steps, t.kl_weight, t.clip) == (16, 8, 10.0, 5.0)
+    assert (n.width, n.blocks) == (6, 24) and o._target_ == "torch.optim.Adam" and o.lr == 1e-3
+    assert list(o.betas) == [0.75, 0.999] and (d.batch_size, d.crop, d.limit) == (2000, 26, 0)
+    assert cfg.trainer.max_epochs == 6

@@ -23,8 +23,14 @@ def test_a_finished_folder_is_kept_unless_forced(tmp_path):
         f"synthlab: error: run folder {run} already holds a finished run (metrics.json): give another "
         "hydra.run.dir, or add force=true to replace it"]
     assert {p: p.read_bytes() for p in before} == before  # nothing touched, .hydra included
-    # forced, and failing: the old result must not stay beside the new error
+    # a bad value fails before the run starts (synthlab/checks.py): the folder is not touched
     r = cli(*TINY, "task.exemplar=/no/such.png", "force=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert r.returncode == 2 and {p: p.read_bytes() for p in before} == before
+    # forced, and failing once running: the old result must not stay beside the new error
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "flat.png")
+    r = cli(*TINY, f"task.exemplar={tmp_path / 'flat.png'}", "force=true", f"hydra.run.dir={run}", cwd=tmp_path)
     assert r.returncode == 1 and not (run / "metrics.json").exists() and (run / "error.txt").exists()
     rep = cli("report", str(tmp_path))
     assert "| failed | run |" in rep.stdout and "| 1 |" not in rep.stdout

@@ -61,7 +61,7 @@ def test_gan_killed_at_a_random_moment_resumes_from_its_last_complete_checkpoint
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((run / "metrics.json").read_text())
     assert m["epochs"] == 10 and [e["epoch"] for e in m["per_epoch"]] == list(range(1, 11))
-    assert sorted(p.name for p in (run / "checkpoints").glob("epoch*.ckpt")) == [f"epoch{i:03d}.ckpt" for i in range(10)]
+    assert sorted(p.name for p in (run / "checkpoints").glob("epoch*.ckpt")) == [f"epoch{i:03d}.ckpt" for i in range(1, 11)]
     print(f"\nGAN: killed {killed_at:.1f} s after start ({delay:.2f} s after the first checkpoint), "
           f"last.ckpt at epoch {epoch_before}; resume finished in {time.monotonic() - t_resume:.1f} s "
           f"(total {time.monotonic() - t:.1f} s)")

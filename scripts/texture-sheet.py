@@ -1,6 +1,6 @@
 """The texture quality contact sheet in docs/: one row per exemplar, the exemplar, then the
 output of each recipe named on the command line (the folders scripts/texture-quality.sh
-writes). Usage: python scripts/texture-sheet.py OUT.png default previous_default ..."""
+writes). Usage: python scripts/texture-sheet.py OUT.png[@CELL_PX] default previous_default ..."""
 
 import sys
 from pathlib import Path
@@ -9,10 +9,10 @@ from synthlab.report import collect
 from synthlab.report_html import contact_sheet
 
 root = Path("outputs/multirun/texture_quality")
-out, recipes = Path(sys.argv[1]), sys.argv[2:]
+out, recipes = Path(sys.argv[1].split("@")[0]), sys.argv[2:]
 runs = [r for r in collect(root) if r["dir"].split("/")[0] in recipes]
 order = {name: i for i, name in enumerate(recipes)}
 for r in runs:  # columns in the order given: name them by position
     r["overrides"] = [o for o in r.get("overrides", []) if o.startswith("task.exemplar=")]
     r["overrides"].append(f"recipe={order[r['dir'].split('/')[0]]}:{r['dir'].split('/')[0]}")
-print(contact_sheet(root, runs, "swd", cell=int(160), path=out.resolve()))
+print(contact_sheet(root, runs, "swd", cell=int(sys.argv[1].split("@")[1]) if "@" in sys.argv[1] else 160, path=out.resolve()))

@@ -10,9 +10,11 @@ from synthlab.report_html import contact_sheet
 
 root = Path("outputs/multirun/texture_quality")
 out, recipes = Path(sys.argv[1].split("@")[0]), sys.argv[2:]
-runs = [r for r in collect(root) if r["dir"].split("/")[0] in recipes]
+# jobs stopped by a signal (the sweep cut short) are not results: their cells stay empty
+runs = [r for r in collect(root) if r["dir"].split("/")[0] in recipes
+        and not str(r.get("error", "")).startswith("stopped by")]
 order = {name: i for i, name in enumerate(recipes)}
 for r in runs:  # columns in the order given: name them by position
     r["overrides"] = [o for o in r.get("overrides", []) if o.startswith("task.exemplar=")]
-    r["overrides"].append(f"recipe={order[r['dir'].split('/')[0]]}:{r['dir'].split('/')[0]}")
+    r["overrides"].append(f"recipe={order[r['dir'].split('/')[0]]}:{r['dir'].split('/')[0].replace('extreme_style_machines', 'the post').replace('random_multiscale', 'baseline')}")
 print(contact_sheet(root, runs, "swd", cell=int(sys.argv[1].split("@")[1]) if "@" in sys.argv[1] else 160, path=out.resolve()))

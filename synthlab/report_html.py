@@ -106,7 +106,7 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
     draw, font = ImageDraw.Draw(sheet), _font(13)
     if cols_key:
         for j, cv in enumerate(col_vals):
-            draw.text((left + j * cell + 4, 2), f"{cols_key}=\n{short(cv, 26)}", fill="black", font=font)
+            draw.text((left + j * cell + 4, 2), f"{cols_key}=\n{short(cv, max(12, cell // 7))}", fill="black", font=font)
         if ex_col:
             draw.text((left - cell + 4, 2), "exemplar", fill="black", font=font)
         for i, rv in enumerate(row_vals):

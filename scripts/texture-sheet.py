@@ -17,4 +17,12 @@ order = {name: i for i, name in enumerate(recipes)}
 for r in runs:  # columns in the order given: name them by position
     r["overrides"] = [o for o in r.get("overrides", []) if o.startswith("task.exemplar=")]
     r["overrides"].append(f"recipe={order[r['dir'].split('/')[0]]}:{r['dir'].split('/')[0].replace('extreme_style_machines', 'the post').replace('random_multiscale', 'baseline')}")
-print(contact_sheet(root, runs, "swd", cell=int(sys.argv[1].split("@")[1]) if "@" in sys.argv[1] else 160, path=out.resolve()))
+png = contact_sheet(root, runs, "swd", path=root / "texture_sheet.png",
+                     cell=int(sys.argv[1].split("@")[1]) if "@" in sys.argv[1] else 160)
+if out.suffix.lower() in (".jpg", ".jpeg"):  # photos: a JPEG is a quarter of the PNG, for docs/
+    from PIL import Image
+
+    Image.open(png).convert("RGB").save(out, quality=88)
+else:
+    out.write_bytes(png.read_bytes())
+print(out)

@@ -1,5 +1,5 @@
 """The README's commands stay true: every line of a fenced block marked `bash cheap` runs, in
-a scratch folder, and must exit 0 (blocks without the mark are long runs or need ../shared)."""
+a scratch folder, and must exit 0 (blocks without the mark are long runs or need data)."""
 
 import os
 import re

@@ -11,6 +11,7 @@ from torch import nn
 
 from synthlab.errors import SynthlabError
 from synthlab.memory import require_layers, require_params
+from synthlab.nets import fused
 from synthlab.nets.layers import Dense, Normal, init_layers
 
 
@@ -119,18 +120,25 @@ class ResidualCPPN(nn.Module):
 
     Init as the reference: weights and biases N(0, std); std_in for the input and output FCs,
     std_relu for the relu layers, std_gate for the gates (so each block starts near identity).
-    z is multiplied by z_scale (8, the training coordinate scale)."""
+    z is multiplied by z_scale (8, the training coordinate scale). kernel: `auto` runs the fused
+    CPU kernel (synthlab.nets.fused) where it can and torch's ops elsewhere; `fused` or `torch`
+    force one."""
+
+    kernels = ("auto", "fused", "torch")
 
     def __init__(self, blocks: int = 24, width: int = 6, sub_depth: int = 4, channels: int = 1,
                  in_dim: int = 3, z_dim: int = 32, z_scale: float = 8.0, std_in: float = 0.05,
-                 std_relu: float = 1.0, std_gate: float = 0.001, seed: int = 0):
+                 std_relu: float = 1.0, std_gate: float = 0.001, kernel: str = "auto", seed: int = 0):
         super().__init__()
+        if kernel not in self.kernels:
+            raise SynthlabError(f"unknown network.kernel {kernel!r}; choose one of: {', '.join(self.kernels)}")
         if min(blocks, width, sub_depth, channels, z_dim) < 1:
             raise SynthlabError("resnet_cppn needs blocks, width, sub_depth, channels and z_dim >= 1")
         require_layers(blocks * (sub_depth + 1), "network=resnet_cppn")
         require_params(blocks * (sub_depth + 1) * width * (width + 1) + (in_dim + z_dim + channels) * width,
                        "network=resnet_cppn")
         self.in_dim, self.z_dim, self.channels, self.z_scale = in_dim, z_dim, channels, z_scale
+        self.width, self.kernel = width, kernel
         self.coord_in = Dense(in_dim, width, bias=False)
         self.z_in = Dense(z_dim, width)
         self.blocks = nn.ModuleList(
@@ -152,6 +160,8 @@ class ResidualCPPN(nn.Module):
         Normal(std_in, bias="same")(self.out, gen)
 
     def forward(self, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if self.kernel == "fused" or (self.kernel == "auto" and fused.usable(self, pts)):
+            return fused.residual_cppn(self, pts, z)
         h, b = flat_input(self.coord_in, self.z_in, pts, z * self.z_scale)
         h = torch.tanh(h)
         for block in self.blocks:

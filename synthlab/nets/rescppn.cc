@@ -1,0 +1,252 @@
+// The residual CPPN generator (hardmaru's resnet-cppn-gan) fused per point, for the CPU.
+//
+// Each point runs all blocks * (sub_depth + 1) layers of width W with its activations in
+// registers, SYN_P points at a time as one GCC vector, so no layer ever writes a (W, B*N)
+// tensor to memory: torch's per-layer ops are memory-bound at width 6 and collapse when cores
+// are shared. The backward recomputes a point block's forward, keeps its activations in a
+// small local buffer and accumulates the weight gradients per fixed group of work items, so
+// the sums do not depend on the thread count. Built by synthlab/nets/fused.py with the system
+// compiler and called through ctypes; the torch path (synthlab/nets/cppn.py) is the reference.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#ifndef SYN_P
+#define SYN_P 16
+#endif
+
+namespace {
+
+constexpr int P = SYN_P;
+typedef float vf __attribute__((vector_size(P * 4)));
+typedef int32_t vi __attribute__((vector_size(P * 4)));
+
+inline vf splat(float a) { return vf{} + a; }
+
+// exp(y) for y <= 0: y = k ln2 + r, |r| <= ln2 / 2, degree-7 Taylor for exp(r), 2^k by bits.
+inline vf vexp_neg(vf y) {
+  y = y < -87.0f ? splat(-87.0f) : y;
+  vi k = __builtin_convertvector(y * 1.44269504088896341f - 0.5f, vi);  // round to nearest for y <= 0
+  vf kf = __builtin_convertvector(k, vf);
+  vf r = y - kf * 0.693145751953125f - kf * 1.42860682030941723e-6f;
+  vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+  vi bits = (k + 127) << 23;
+  vf s;
+  std::memcpy(&s, &bits, sizeof s);
+  return p * s;
+}
+
+inline vf vabs(vf x) {
+  vi b;
+  std::memcpy(&b, &x, sizeof b);
+  b &= 0x7fffffff;
+  vf a;
+  std::memcpy(&a, &b, sizeof a);
+  return a;
+}
+
+// tanh: odd Taylor series up to x^17 below 0.55 (relative error < 1e-7), (1-e)/(1+e) with
+// e = exp(-2|x|) above it, where that has no cancellation.
+inline vf vtanh(vf x) {
+  vf x2 = x * x;
+  vf small = x * (1.0f + x2 * (-0.333333333333f + x2 * (0.133333333333f + x2 * (-0.0539682539683f + x2 * (
+      0.0218694885362f + x2 * (-0.00886323552990f + x2 * (0.00359212803657f + x2 * (-0.00145583438705f
+      + x2 * 0.000590027440946f))))))));
+  vf a = vabs(x);
+  vf e = vexp_neg(-2.0f * a);
+  vf big = (1.0f - e) / (1.0f + e);
+  big = x < 0.0f ? -big : big;
+  return a < 0.55f ? small : big;
+}
+
+inline vf vsigmoid(vf x) {
+  vf e = vexp_neg(-vabs(x));
+  vf s = 1.0f / (1.0f + e);
+  return x < 0.0f ? 1.0f - s : s;
+}
+
+inline float hsum(vf v) {
+  float s = 0;
+  for (int p = 0; p < P; ++p) s += v[p];
+  return s;
+}
+
+struct Net {
+  int nb, S, C;
+  const float *bw, *bb, *ow, *ob;  // (nb, S+1, W, W), (nb, S+1, W), (C, W), (C)
+};
+
+template <int W>
+inline void dense(const float* w, const float* b, const vf* in, vf* out) {
+  for (int o = 0; o < W; ++o) {
+    vf acc = splat(b[o]);
+    for (int i = 0; i < W; ++i) acc += w[o * W + i] * in[i];
+    out[o] = acc;
+  }
+}
+
+// One point block forward. store (optional): per residual block, h_k, the S relu outputs and
+// the gate's tanh, W vectors each, then the final h: ((S + 2) * nb + 1) * W vectors.
+template <int W>
+inline void forward_block(const Net& n, const vf* u0, vf* y, vf* store) {
+  vf h[W], g[W], o[W];
+  for (int i = 0; i < W; ++i) h[i] = vtanh(u0[i]);
+  const int per = (n.S + 2) * W;
+  for (int k = 0; k < n.nb; ++k) {
+    const float* w = n.bw + (size_t)k * (n.S + 1) * W * W;
+    const float* b = n.bb + (size_t)k * (n.S + 1) * W;
+    vf* st = store ? store + (size_t)k * per : nullptr;
+    for (int i = 0; i < W; ++i) g[i] = h[i];
+    if (st) std::memcpy(st, h, sizeof h);
+    for (int s = 0; s < n.S; ++s) {
+      dense<W>(w + s * W * W, b + s * W, g, o);
+      for (int i = 0; i < W; ++i) g[i] = o[i] > 0.0f ? o[i] : vf{};
+      if (st) std::memcpy(st + (1 + s) * W, g, sizeof g);
+    }
+    dense<W>(w + n.S * W * W, b + n.S * W, g, o);
+    for (int i = 0; i < W; ++i) {
+      o[i] = vtanh(o[i]);
+      h[i] += o[i];
+    }
+    if (st) std::memcpy(st + (1 + n.S) * W, o, sizeof o);
+  }
+  if (store) std::memcpy(store + (size_t)n.nb * per, h, sizeof h);
+  for (int c = 0; c < n.C; ++c) {
+    vf acc = splat(n.ob[c]);
+    for (int i = 0; i < W; ++i) acc += n.ow[c * W + i] * h[i];
+    y[c] = vsigmoid(acc);
+  }
+}
+
+inline void load(vf* dst, const float* src, int count) {
+  *dst = vf{};
+  std::memcpy(dst, src, sizeof(float) * count);
+}
+
+template <int W>
+inline void input_block(const float* base, const float* cb, int64_t N, int64_t n0, int cnt, vf* u0) {
+  for (int i = 0; i < W; ++i) {
+    load(&u0[i], base + i * N + n0, cnt);
+    u0[i] += cb[i];
+  }
+}
+
+template <int W>
+void forward_items(const Net& n, int64_t B, int64_t N, const float* base, const float* cb, float* y,
+                   int64_t it0, int64_t it1) {
+  const int64_t nblk = (N + P - 1) / P;
+  std::vector<vf> yv(n.C);
+  for (int64_t it = it0; it < it1; ++it) {
+    int64_t b = it / nblk, n0 = (it % nblk) * P;
+    int cnt = (int)(N - n0 < P ? N - n0 : P);
+    vf u0[W];
+    input_block<W>(base, cb + b * W, N, n0, cnt, u0);
+    forward_block<W>(n, u0, yv.data(), nullptr);
+    for (int c = 0; c < n.C; ++c) std::memcpy(y + (b * n.C + c) * N + n0, &yv[c], sizeof(float) * cnt);
+  }
+}
+
+// Backward over the work items of groups [g0, g1) of G. acc: G rows of the parameter
+// gradients in the order of (bw, bb, ow, ob); du0: (B, W, N), the gradient of the input
+// layer's pre-activation, from which the caller sums the coordinate and z parts.
+template <int W>
+void backward_groups(const Net& n, int64_t B, int64_t N, const float* base, const float* cb, const float* gy,
+                     float* du0, double* acc, int64_t G, int64_t g0, int64_t g1) {
+  const int64_t nblk = (N + P - 1) / P, items = B * nblk;
+  const int S = n.S, per = (S + 2) * W;
+  const size_t nbw = (size_t)n.nb * (S + 1) * W * W, nbb = (size_t)n.nb * (S + 1) * W;
+  const size_t nparam = nbw + nbb + (size_t)n.C * W + n.C;
+  // the group's sums stay one vector per parameter (lane-wise partial sums) until the group
+  // ends: a horizontal sum per parameter and point block would cost more than the FMAs
+  std::vector<vf> store((size_t)n.nb * per + W), yv(n.C), dp(n.C), part(nparam);
+  for (int64_t g = g0; g < g1; ++g) {
+    std::fill(part.begin(), part.end(), vf{});
+    vf *dbw = part.data(), *dbb = dbw + nbw, *dow = dbb + nbb, *dob = dow + n.C * W;
+    for (int64_t it = g * items / G; it < (g + 1) * items / G; ++it) {
+      int64_t b = it / nblk, n0 = (it % nblk) * P;
+      int cnt = (int)(N - n0 < P ? N - n0 : P);
+      vf u0[W], dh[W], da[W], d[W];
+      input_block<W>(base, cb + b * W, N, n0, cnt, u0);
+      forward_block<W>(n, u0, yv.data(), store.data());
+      const vf* hf = store.data() + (size_t)n.nb * per;
+      for (int i = 0; i < W; ++i) dh[i] = vf{};
+      for (int c = 0; c < n.C; ++c) {
+        vf gyc;
+        load(&gyc, gy + (b * n.C + c) * N + n0, cnt);  // zero beyond the last point: no gradient
+        dp[c] = gyc * yv[c] * (1.0f - yv[c]);
+        dob[c] += dp[c];
+        for (int i = 0; i < W; ++i) {
+          dow[c * W + i] += dp[c] * hf[i];
+          dh[i] += n.ow[c * W + i] * dp[c];
+        }
+      }
+      for (int k = n.nb - 1; k >= 0; --k) {
+        const vf* st = store.data() + (size_t)k * per;
+        const float* w = n.bw + (size_t)k * (S + 1) * W * W;
+        vf* dw = dbw + (size_t)k * (S + 1) * W * W;
+        vf* db = dbb + (size_t)k * (S + 1) * W;
+        const vf* t = st + (1 + S) * W;
+        for (int o = 0; o < W; ++o) d[o] = dh[o] * (1.0f - t[o] * t[o]);
+        for (int s = S; s >= 0; --s) {  // layer s maps st[s] (h_k or a relu output) to the next
+          const vf* a = st + s * W;
+          const float* ws = w + s * W * W;
+          for (int i = 0; i < W; ++i) da[i] = vf{};
+          for (int o = 0; o < W; ++o) {
+            db[s * W + o] += d[o];
+            for (int i = 0; i < W; ++i) {
+              dw[(s * W + o) * W + i] += d[o] * a[i];
+              da[i] += ws[o * W + i] * d[o];
+            }
+          }
+          if (s > 0)
+            for (int i = 0; i < W; ++i) d[i] = a[i] > 0.0f ? da[i] : vf{};
+        }
+        for (int i = 0; i < W; ++i) dh[i] += da[i];
+      }
+      for (int i = 0; i < W; ++i) {
+        vf h0 = store[i];
+        vf v = dh[i] * (1.0f - h0 * h0);
+        std::memcpy(du0 + (b * W + i) * N + n0, &v, sizeof(float) * cnt);
+      }
+    }
+    double* row = acc + g * nparam;
+    for (size_t j = 0; j < nparam; ++j) row[j] = hsum(part[j]);
+  }
+}
+
+}  // namespace
+
+#define SYN_DISPATCH(CALL)                          \
+  switch (W) {                                      \
+    case 1: CALL(1); break;                         \
+    case 2: CALL(2); break;                         \
+    case 3: CALL(3); break;                         \
+    case 4: CALL(4); break;                         \
+    case 5: CALL(5); break;                         \
+    case 6: CALL(6); break;                         \
+    case 7: CALL(7); break;                         \
+    case 8: CALL(8); break;                         \
+    default: return 1;                              \
+  }                                                 \
+  return 0;
+
+extern "C" {
+
+int syn_points_per_block() { return P; }
+
+int syn_forward(int W, int nb, int S, int C, int64_t B, int64_t N, const float* base, const float* cb,
+                const float* bw, const float* bb, const float* ow, const float* ob, float* y, int64_t it0,
+                int64_t it1) {
+  Net n{nb, S, C, bw, bb, ow, ob};
+#define SYN_F(w) forward_items<w>(n, B, N, base, cb, y, it0, it1)
+  SYN_DISPATCH(SYN_F)
+}
+
+int syn_backward(int W, int nb, int S, int C, int64_t B, int64_t N, const float* base, const float* cb,
+                 const float* bw, const float* bb, const float* ow, const float* ob, const float* gy, float* du0,
+                 double* acc, int64_t G, int64_t g0, int64_t g1) {
+  Net n{nb, S, C, bw, bb, ow, ob};
+#define SYN_B(w) backward_groups<w>(n, B, N, base, cb, gy, du0, acc, G, g0, g1)
+  SYN_DISPATCH(SYN_B)
+}
+}

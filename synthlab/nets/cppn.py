@@ -159,8 +159,12 @@ class ResidualCPPN(nn.Module):
             Normal(std_gate, bias="same")(block[-1], gen)
         Normal(std_in, bias="same")(self.out, gen)
 
+    def fused_on(self, pts: torch.Tensor) -> bool:
+        """Whether forward runs the fused kernel on these points."""
+        return self.kernel == "fused" or (self.kernel == "auto" and fused.usable(self, pts))
+
     def forward(self, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        if self.kernel == "fused" or (self.kernel == "auto" and fused.usable(self, pts)):
+        if self.fused_on(pts):
             return fused.residual_cppn(self, pts, z)
         h, b = flat_input(self.coord_in, self.z_in, pts, z * self.z_scale)
         h = torch.tanh(h)

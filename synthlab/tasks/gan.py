@@ -57,7 +57,7 @@ class CPPNGAN(Task):
     items = "digits"
 
     def __init__(self, net, optim, data, out_dir, scale: float = 8.0, clip: float = 5.0, kl_weight: float = 10.0,
-                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 50,
+                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 0,
                  classifier: str | None = None, seed: int = 0, name: str = "gan"):
         super().__init__(out_dir, name, seed)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
@@ -100,38 +100,50 @@ class CPPNGAN(Task):
         opt.step()
 
     def g_update(self, opt, x, y, backward=None):
-        """One generator + encoder step, with G run in chunks of `chunk` images.
+        """One generator + encoder step. backward: the Trainer's manual_backward unless given
+        (outside a Trainer, tests and the bench pass torch.Tensor.backward).
 
-        D needs the whole fake batch (its batch norm uses batch statistics), but G's activations
-        for 2000 images x 676 pixels x 120 layers would be gigabytes. So: fakes without a graph,
-        D's loss and its gradient w.r.t. the fakes, then G again chunk by chunk with a graph,
-        back-propagating that gradient; z's gradient finally flows into the encoder. The same
-        gradients as one big pass, in bounded memory. backward: the Trainer's manual_backward
-        unless given (outside a Trainer, tests and the bench pass torch.Tensor.backward)."""
+        chunk 0: one graph through G (the fused CPU kernel stores nothing between its passes, so
+        this is also the bounded-memory path there). chunk k: for torch's ops, whose activations
+        for 2000 images x 676 pixels x 120 layers would be gigabytes, fakes without a graph, D's
+        loss and its gradient w.r.t. the fakes, then G again k images at a time with a graph,
+        back-propagating that gradient; z's gradient finally flows into the encoder. Both give
+        the same gradients (D's batch norm needs the whole fake batch at once)."""
         backward = backward or self.manual_backward
         mean, logvar = self.E(x)
         z = Encoder.sample(mean, logvar)
-        zd = z.detach().requires_grad_(True)
-        with torch.no_grad():
-            fake = torch.cat([self.generate(c) for c in zd.split(self.chunk)])
-        fake.requires_grad_(True)
-        logits = self.D(fake)
-        g_loss = F.cross_entropy(logits, y)
         kl = kl_loss(mean, logvar, self.size * self.size)
         opt.zero_grad()
-        backward(g_loss + self.kl_weight * kl, retain_graph=True)
-        for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
-            backward(self.generate(zc), gradient=gc)
-        backward(z, gradient=zd.grad)
+        if self.chunk <= 0 or self.chunk >= len(x):
+            logits = self.D(self.generate(z))
+            g_loss = F.cross_entropy(logits, y)
+            backward(g_loss + self.kl_weight * kl)
+        else:
+            zd = z.detach().requires_grad_(True)
+            with torch.no_grad():
+                fake = torch.cat([self.generate(c) for c in zd.split(self.chunk)])
+            fake.requires_grad_(True)
+            logits = self.D(fake)
+            g_loss = F.cross_entropy(logits, y)
+            backward(g_loss + self.kl_weight * kl, retain_graph=True)
+            for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
+                backward(self.generate(zc), gradient=gc)
+            backward(z, gradient=zd.grad)
         params = list(self.E.parameters()) + list(self.G.parameters())
         torch.nn.utils.clip_grad_norm_(params, self.clip)
         opt.step()
         return g_loss.detach(), kl.detach(), self.acc(logits, y)
 
+    def generate_all(self, z):
+        """G on every z, `chunk` at a time where that is set (no graph is kept here)."""
+        if self.chunk <= 0:
+            return self.generate(z)
+        return torch.cat([self.generate(c) for c in z.split(self.chunk)])
+
     def g_pass(self, x, y):
         mean, logvar = self.E(x)
         z = Encoder.sample(mean, logvar)
-        fake = torch.cat([self.generate(c) for c in z.split(self.chunk)])
+        fake = self.generate_all(z)
         logits = self.D(fake)
         g_loss = F.cross_entropy(logits, y)
         kl = kl_loss(mean, logvar, self.size * self.size)

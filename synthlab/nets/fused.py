@@ -136,7 +136,10 @@ def residual_cppn(net, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """net (a ResidualCPPN) on pts (in_dim, N) for z (B, z_dim) -> (B, channels, N), fused."""
     if not usable(net, pts):
         raise SynthlabError(f"network.kernel=fused cannot run here: {why_not() or 'it needs float32 on the CPU and width <= 8'}")
-    base = net.coord_in(pts)  # (W, N): the coordinate part, shared by every image
+    a = net.coord_in.weight  # (W, in_dim), no bias
+    # (W, N): the coordinate part, shared by every image, as a fixed-order sum per point (an mm
+    # would round differently for another N, and tiles of a big render would show seams)
+    base = sum(a[:, k:k + 1] * pts[k:k + 1] for k in range(a.shape[1]))
     cb = net.z_in((z * net.z_scale)[:, :, None])[:, :, 0]  # (B, W): the z part with the bias
     bw = torch.stack([torch.stack([l.weight for l in block]) for block in net.blocks])
     bb = torch.stack([torch.stack([l.bias for l in block]) for block in net.blocks])

@@ -85,13 +85,20 @@ def save_gif(path, frames, fps: float = 24.0, invert: bool = False):
     return path
 
 
-def save_mp4(path, frames, fps: float = 24.0, invert: bool = False):
-    """MP4 through imageio-ffmpeg, installed with the `video` extra (pip install -e '.[video]')."""
+def video_ready() -> None:
+    """MP4 needs imageio-ffmpeg, installed with the `video` extra; one line if it is missing."""
     try:
-        import imageio.v2 as imageio
+        import imageio.v2  # noqa: F401
         import imageio_ffmpeg  # noqa: F401
     except ImportError:
         raise SynthlabError("MP4 needs the video extra: pip install -e '.[video]'") from None
+
+
+def save_mp4(path, frames, fps: float = 24.0, invert: bool = False):
+    """MP4 (H.264) through imageio-ffmpeg, written atomically."""
+    video_ready()
+    import imageio.v2 as imageio
+
     from synthlab.io import atomic_write
 
     def write(tmp):

@@ -190,16 +190,26 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
     c = run(make_cfg(["task=mnist_classifier", f"data.root={mnist}", "trainer.max_epochs=1", "task.holdout=100",
                       "data.limit=-100", "data.batch_size=50", *FAST], out=tmp_path / "cls"))
     out = tmp_path / "outputs" / "gan" / "d" / "t"
-    run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
-                  "trainer.max_epochs=1", "task.g_steps=1", "task.d_steps=1", *FAST], out=out))
+    g = run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+                      "trainer.max_epochs=2", "task.g_steps=1", "task.d_steps=1", f"task.classifier={c['classifier']}",
+                      "task.render_every=1", "task.render_size=96", *FAST], out=out))
+    for row in g["per_epoch"]:  # the trade-off's numbers, per checkpoint
+        assert {"class_consistency", "worst_class_consistency", "render_png_bpp", "render_hf_share",
+                "render_consistency"} <= set(row) and row["render_png_bpp"] > 0 and len(row["render_predicted"]) == 10
     s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",
-                      f"task.classifier={c['classifier']}", "task.size=[64,64]", "task.per_class=3", "task.random=2",
-                      "task.morph=false", *FAST], out=tmp_path / "sample"))
+                      f"task.classifier={c['classifier']}", "task.size=[64,64]", "task.per_class=3", "task.random=20",
+                      "task.morph_size=32", "task.morph_frames=2", *FAST], out=tmp_path / "sample"))
     by = s["class_consistency_by_class"]
     assert len(by["per_class"]) == 10 and all(0 <= v <= 1 for v in by["per_class"])
     assert by["worst"] == min(by["per_class"]) and by["per_class"][by["worst_class"]] == by["worst"]
     assert abs(sum(by["per_class"]) / 10 - s["class_consistency"]) < 1e-6  # equal classes: the mean is the mean
     assert len(s["render_predicted"]) == 10 and 0 <= s["render_consistency"] <= 1
+    assert sum(s["random_classes"]) == 20 and s["render_png_bpp"] > 0
+    assert s["morph_frames"] == 20 and (tmp_path / "sample" / "morph.gif").stat().st_size > 0
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(tmp_path / "sample" / "morph.mp4", memtest=False)
+    assert len(frames) == 20 and frames[0].shape[:2] == (32, 32)
 
 
 def test_reference_recipe_is_pinned(make_cfg):

@@ -57,18 +57,22 @@ class CPPNGAN(Task):
     items = "digits"
 
     def __init__(self, net, optim, data, out_dir, scale: float = 8.0, clip: float = 5.0, kl_weight: float = 10.0,
-                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 0,
-                 classifier: str | None = None, seed: int = 0, name: str = "gan"):
+                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 0, recon_weight: float = 0.0,
+                 classifier: str | None = None, render_every: int = 0, render_size: int = 1080, seed: int = 0,
+                 name: str = "gan"):
         super().__init__(out_dir, name, seed)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
         self.G, self.optim, self.data, self.size = net, optim, data, data.crop
         self.E = Encoder(self.size * self.size, 512, net.z_dim, keep_prob, self.seed)
         self.D = self.make_discriminator()
         self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
-        self.chunk = chunk
+        self.chunk, self.recon_weight = chunk, recon_weight
         coords = Coords("symmetric", scale, 1.0, net.in_dim == 3)
         self.register_buffer("pts", coords.points(self.size, self.size, 0, self.size), persistent=False)
         self.classifier_path = classifier
+        if render_every < 0 or render_size < 1:
+            raise SynthlabError(f"task.render_every must be >= 0 and task.render_size >= 1, got {render_every}, {render_size}")
+        self.render_every, self.render_size = render_every, render_size
         self.aux = {}  # the scoring classifier: kept out of the module, so out of checkpoints
         self.last_sheet = None  # the latest class-by-class sample sheet
 
@@ -115,9 +119,10 @@ class CPPNGAN(Task):
         kl = kl_loss(mean, logvar, self.size * self.size)
         opt.zero_grad()
         if self.chunk <= 0 or self.chunk >= len(x):
-            logits = self.D(self.generate(z))
+            fake = self.generate(z)
+            logits = self.D(fake)
             g_loss = F.cross_entropy(logits, y)
-            backward(g_loss + self.kl_weight * kl)
+            backward(g_loss + self.kl_weight * kl + self.recon(fake, x))
         else:
             zd = z.detach().requires_grad_(True)
             with torch.no_grad():
@@ -125,7 +130,7 @@ class CPPNGAN(Task):
             fake.requires_grad_(True)
             logits = self.D(fake)
             g_loss = F.cross_entropy(logits, y)
-            backward(g_loss + self.kl_weight * kl, retain_graph=True)
+            backward(g_loss + self.kl_weight * kl + self.recon(fake, x), retain_graph=True)
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
             backward(z, gradient=zd.grad)
@@ -133,6 +138,13 @@ class CPPNGAN(Task):
         torch.nn.utils.clip_grad_norm_(params, self.clip)
         opt.step()
         return g_loss.detach(), kl.detach(), self.acc(logits, y)
+
+    def recon(self, fake, x):
+        """recon_weight x per-pixel binary cross-entropy of the fake against the digit it encodes
+        (0 in the reference, whose VAE part is KL alone; the previous model used weight 1)."""
+        if not self.recon_weight:
+            return 0.0
+        return self.recon_weight * F.binary_cross_entropy(fake.clamp(1e-6, 1 - 1e-6), x)
 
     def generate_all(self, z):
         """G on every z, `chunk` at a time where that is set (no graph is kept here)."""
@@ -188,23 +200,34 @@ class CPPNGAN(Task):
 
     # --- per epoch: samples and class consistency ------------------------------------------
     @torch.no_grad()
-    def sample_by_class(self, per_class: int = 10):
-        """Generated digits of each class, from encoding real digits of that class (E in eval)."""
+    def class_z(self, per_class: int = 10):
+        """The encoder's means (E in eval) of the first `per_class` real digits of each class."""
         x, y = by_class(self.data.images, self.data.labels, per_class, self.size)
-        x, y = x.to(self.device), y.to(self.device)
         self.E.eval()
-        mean, _ = self.E(x)
+        mean, _ = self.E(x.to(self.device))
         self.E.train()
-        return self.generate(mean), y
+        return mean, y.to(self.device)
+
+    @torch.no_grad()
+    def sample_by_class(self, per_class: int = 10):
+        """Generated digits of each class, from encoding real digits of that class."""
+        z, y = self.class_z(per_class)
+        return self.generate(z), y
 
     def on_train_epoch_end(self):
         imgs, y = self.sample_by_class()
         row = {"epoch": self.current_epoch + 1,
                **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}}
-        score = class_consistency(self.classifier_net(), imgs, y)
+        clf = self.classifier_net()
+        score = class_consistency(clf, imgs, y)
         if score is not None:
             row["class_consistency"] = score
+            row["worst_class_consistency"] = per_class_consistency(clf, imgs, y)["worst"]
             self.log("class_consistency", score)
+        if self.render_every and (self.current_epoch + 1) % self.render_every == 0:
+            # the post's trade-off: what the big renders of this epoch look like, as numbers
+            z, _ = self.class_z(per_class=1)
+            row.update(render_scores(clf, render_digits(self.G, z, self.render_size, self.scale), self.size))
         log = self.out_dir / "epochs.jsonl"  # one line per epoch, kept across kills and resumes
         rows = [r for r in read_epochs(log) if r["epoch"] < row["epoch"]] + [row]
         write_text(log, "".join(json.dumps(r) + "\n" for r in rows))  # whole file, atomically
@@ -274,6 +297,31 @@ def per_class_consistency(classifier, imgs, y) -> dict:
     shares = {int(c): float((hit[y == c] == c).float().mean()) for c in y.unique()}
     worst = min(shares, key=shares.get)
     return {"per_class": [shares.get(c) for c in range(10)], "worst_class": worst, "worst": shares[worst]}
+
+
+def render_digits(G, z, size: int, scale: float = 8.0, tile: int = 1 << 18) -> torch.Tensor:
+    """One (size x size) render per z, over the training coordinate range: (B, C, size, size)."""
+    from synthlab.render import render
+
+    return render(G, Coords("symmetric", scale, 1.0, G.in_dim == 3), size, size, z, tile)
+
+
+@torch.no_grad()
+def render_scores(classifier, digits: torch.Tensor, train_size: int) -> dict:
+    """Big renders of the digits 0..9 as numbers: their complexity (mean png_bpp and hf_share, as
+    the CPPN tasks log) and, with a classifier, whether they still read as their digit when
+    shrunk (antialiased) to the training size."""
+    from synthlab.data import resize
+    from synthlab.metrics.complexity import hf_share, png_bpp
+
+    out = {"render_png_bpp": sum(png_bpp(d) for d in digits) / len(digits),
+           "render_hf_share": sum(hf_share(d) for d in digits) / len(digits)}
+    if classifier is not None:
+        small = resize(digits, (train_size, train_size)).to(next(classifier.parameters()).device)
+        digits_y = torch.arange(len(digits), device=small.device) % 10
+        out["render_consistency"] = class_consistency(classifier, small, digits_y)
+        out["render_predicted"] = [int(v) for v in classifier(small).argmax(1)]
+    return out
 
 
 class CPPNGANVAE(CPPNGAN):

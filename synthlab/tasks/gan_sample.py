@@ -7,15 +7,14 @@ import re
 
 import torch
 
-from synthlab.data import resize
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
 from synthlab.io import load_weights, save_png
 from synthlab.nets.cppn import Coords, ResidualCPPN
 from synthlab.nets.encoder import Encoder
-from synthlab.render import check_size, render, save_gif, timeline
+from synthlab.render import check_size, render, save_gif, save_mp4, timeline, video_ready
 from synthlab.tasks.base import Task, image_size, steps_loader
-from synthlab.tasks.gan import class_consistency, grid, load_classifier, per_class_consistency
+from synthlab.tasks.gan import class_consistency, grid, load_classifier, per_class_consistency, render_scores
 
 
 def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
@@ -46,7 +45,7 @@ class GANSample(Task):
 
     def __init__(self, checkpoint: str, out_dir, data_root: str = "data/mnist", size=(1080, 1080),
                  scale: float = 8.0, per_class: int = 10, random: int = 100, morph: bool = True,
-                 morph_size: int = 256, morph_frames: int = 24, fps: float = 24.0, invert: bool = False,
+                 morph_size: int = 256, morph_frames: int = 24, fps: float = 24.0, invert: bool = False, morph_formats=("gif", "mp4"),
                  classifier: str | None = None, tile: int = 1 << 18, seed: int = 0, name: str = "gan_sample"):
         super().__init__(out_dir, name, seed)
         self.G, self.E = load_gan(checkpoint)
@@ -56,6 +55,11 @@ class GANSample(Task):
         self.per_class, self.random, self.morph, self.morph_size = per_class, random, morph, morph_size
         self.morph_frames, self.fps, self.invert, self.tile = morph_frames, fps, invert, tile
         self.data_root = data_root
+        self.morph_formats = list(morph_formats)
+        if not set(self.morph_formats) <= {"gif", "mp4"}:
+            raise SynthlabError(f"task.morph_formats takes gif and/or mp4, got {self.morph_formats}")
+        if morph and "mp4" in self.morph_formats:
+            video_ready()  # before any rendering: one line if the video extra is missing
         self.classifier = load_classifier(classifier, self.train_size) if classifier else None
         self.out = {}
 
@@ -95,7 +99,10 @@ class GANSample(Task):
             save_png(out_dir / f"digit_{d}_{self.size[1]}x{self.size[0]}.png", inv(img), text)
         m = {"size": list(self.size), "per_class": self.per_class}
         if "morph" in self.out:
-            save_gif(out_dir / "morph.gif", list(self.out["morph"]), self.fps, self.invert)
+            if "gif" in self.morph_formats:
+                save_gif(out_dir / "morph.gif", list(self.out["morph"]), self.fps, self.invert)
+            if "mp4" in self.morph_formats:
+                save_mp4(out_dir / "morph.mp4", list(self.out["morph"]), self.fps, self.invert)
             m["morph_frames"] = len(self.out["morph"])
         with torch.no_grad():  # the renders are inference tensors
             score = class_consistency(self.classifier, self.out["class_grid"], self.out["y"])
@@ -103,11 +110,11 @@ class GANSample(Task):
                 grid_y = self.out["y"]
                 m["class_consistency"] = score
                 m["class_consistency_by_class"] = per_class_consistency(self.classifier, self.out["class_grid"], grid_y)
-                # the big renders, shrunk to the classifier's size: do the 1080 px digits still read?
-                small = resize(self.out["digits"], (self.train_size, self.train_size))  # antialiased
-                digits = torch.arange(10)
-                m["render_consistency"] = class_consistency(self.classifier, small, digits)
-                m["render_predicted"] = [int(v) for v in self.classifier(small).argmax(1)]
+                # the random-z grid has no intended class: which digits does it make at all?
+                seen = self.classifier(self.out["random_grid"]).argmax(1)
+                m["random_classes"] = [int((seen == c).sum()) for c in range(10)]
+            # the big renders: complexity, and (with a classifier) do they still read when shrunk?
+            m.update(render_scores(self.classifier, self.out["digits"], self.train_size))
         return m
 
     def result(self):

@@ -291,6 +291,11 @@ def guarded(cfg, out: Path, multirun: bool):
 
 def main():
     stop_on_signals()  # first: a signal while starting up stops the command too
+    # OpenMP threads that spin while they wait hold a core another process needs: two GAN runs
+    # sharing 2 cores, 2 threads each, ran at 0.24-0.31x their solo speed; waiting passively
+    # (read once, when torch loads its OpenMP runtime), at 0.71-0.83x (synthlab bench gan
+    # --concurrent 2), and the fused step alone was no slower.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         start(sys.argv[1:])
     except Stopped as e:  # before or between jobs (inside one, job() has said where)

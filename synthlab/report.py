@@ -119,6 +119,7 @@ def main(argv=None) -> int:
     p.add_argument("dir", type=Path)
     p.add_argument("--sort", default=None, help="metric to rank by (default: swd when present)")
     p.add_argument("--over", help="fold this sweep axis into mean and worst, e.g. task.exemplar")
+    p.add_argument("--curves", help="metrics to plot in curves.png, comma-separated (default: the first six logged)")
     a = p.parse_args(argv)
     if not a.dir.is_dir():
         print(f"synthlab: error: no such folder: {a.dir}")
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     cols = columns(runs)
     metric = a.sort or ("swd" if "swd" in cols else (cols[0] if cols else None))
     sheet = contact_sheet(a.dir, runs, metric)
-    plot = curves(a.dir, runs)
+    plot = curves(a.dir, runs, only=a.curves.split(",") if a.curves else None)
     page = dashboard(a.dir, runs, cols, plot)
     # the folded table is its own file: `--over` never replaces the plain report
     md = a.dir / (f"report_over_{re.sub(r'[^A-Za-z0-9._-]+', '_', a.over)}.md" if a.over else "report.md")

@@ -153,9 +153,10 @@ def run_series(run: dict):
     return (next(iter(rows[0])), rows) if rows else None
 
 
-def curves(root: Path, runs: list[dict], panel=(420, 240), most: int = 6) -> Path | None:
-    """curves.png: one panel per logged metric (loss, g_loss, ...), one line per run (log scale
-    where a metric spans two decades), and a legend naming each run by its swept values."""
+def curves(root: Path, runs: list[dict], panel=(420, 240), most: int = 6, only: list | None = None) -> Path | None:
+    """curves.png: one panel per logged metric (loss, g_loss, ...; `only` picks them), one line
+    per run (log scale where a metric spans two decades), and a legend naming each run by its
+    swept values."""
     import math
 
     ax = axes(runs)
@@ -176,7 +177,9 @@ def curves(root: Path, runs: list[dict], panel=(420, 240), most: int = 6) -> Pat
                 lines.setdefault(m, []).append((len(labels) - 1, x, pts))
     if not lines:
         return None
-    metrics = list(lines)[:most]
+    metrics = [m for m in only if m in lines] if only else list(lines)[:most]
+    if not metrics:
+        return None
     pw, ph = panel
     cols = min(3, len(metrics))
     legend_h = 18 * min(len(labels), 20) + 10

@@ -29,7 +29,7 @@ def machine(device: str = "cpu") -> dict:
     except (OSError, StopIteration):
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "device": device}
+            "torch": torch.__version__, "device": device, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset")}
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -37,7 +37,8 @@ def machine(device: str = "cpu") -> dict:
 
 def header(info: dict) -> str:
     return (f"machine: {info['cpu']} | {info['cores']} cores, torch {info['torch']} "
-            f"({info['torch_threads']} threads) | device {info.get('gpu', info['device'])}")
+            f"({info['torch_threads']} threads, OMP_WAIT_POLICY {info.get('omp_wait_policy', 'unset')}) "
+            f"| device {info.get('gpu', info['device'])}")
 
 
 def table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:

@@ -160,7 +160,10 @@ class ResidualCPPN(nn.Module):
         Normal(std_in, bias="same")(self.out, gen)
 
     def fused_on(self, pts: torch.Tensor) -> bool:
-        """Whether forward runs the fused kernel on these points."""
+        """Whether forward runs the fused kernel on these points (never inside torch.compile,
+        which compiles torch's ops: the kernel is opaque to it)."""
+        if torch.compiler.is_compiling():
+            return False
         return self.kernel == "fused" or (self.kernel == "auto" and fused.usable(self, pts))
 
     def forward(self, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -88,3 +88,22 @@ def test_report_draws_one_curve_per_run_and_ignores_bad_rows(tmp_path):
     colours = {c for _, c in img.getcolors(1 << 20)}
     assert (0x1f, 0x77, 0xb4) in colours and (0xff, 0x7f, 0x0e) in colours  # two runs, two lines
     assert 'src="curves.png"' in (tmp_path / "report.html").read_text()
+
+
+def test_report_curves_picks_the_metrics_it_plots(tmp_path):
+    """--curves draws the named metrics (the GAN trade-off's, past the first six logged) and
+    only those: one panel each."""
+    from synthlab.report import main
+
+    for i, width in enumerate([6, 4]):
+        d = tmp_path / f"job{i}"
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text(f"- network.width={width}\n")
+        rows = [{"epoch": e, **{f"m{k}": float(k + e) for k in range(7)}, "class_consistency": e / (10 + i),
+                 "render_png_bpp": 2.0 - e / 10} for e in range(1, 6)]
+        (d / "metrics.json").write_text(json.dumps({"status": "ok", "per_epoch": rows}))
+    assert main([str(tmp_path)]) == 0
+    six = Image.open(tmp_path / "curves.png").size
+    assert main([str(tmp_path), "--curves", "class_consistency,render_png_bpp,no_such"]) == 0
+    two = Image.open(tmp_path / "curves.png").size
+    assert two[0] == six[0] * 2 // 3 and two[1] < six[1]  # 2 panels in one row instead of 6 in two

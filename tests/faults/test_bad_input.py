@@ -54,6 +54,13 @@ def files(tmp_path_factory):
     (d / "mnist_zero" / "t10k-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + bytes(4) + (28).to_bytes(4, "big") * 2)
     (d / "mnist_zero" / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + bytes(4))
     (d / "afile").write_text("not a folder\n")
+    write_mnist(d / "mnist_split", 50)  # 50 images, 40 labels: files of two different splits
+    lab = d / "mnist_split" / "t10k-labels-idx1-ubyte"
+    lab.write_bytes(bytes([0, 0, 8, 1]) + (40).to_bytes(4, "big") + lab.read_bytes()[8:48])
+    # classifiers: trained at another crop, and the right crop with another shape
+    from synthlab.nets.discriminator import Discriminator
+    torch.save({"size": 24, "state_dict": Discriminator(10, 24, 32).state_dict()}, d / "classifier_24.pt")
+    torch.save({"size": 26, "state_dict": Discriminator(10, 26, 16).state_dict()}, d / "classifier_w16.pt")
     # images: NaN pixels (a float TIFF), and one flat colour (fully transparent)
     nan = np.random.default_rng(1).random((64, 64), dtype=np.float32)
     nan[10, 10] = np.nan
@@ -141,6 +148,12 @@ def rows():
         ("gan", GAN, ["data.root={d}/mnist", "resume={d}/run_truncated"], "cannot read checkpoint"),
         ("gan", GAN, ["data.root={d}/mnist", "resume={d}/run_wrong"], "does not fit"),
         ("gan", GAN, ["data.root={d}/mnist", "resume={d}"], "nothing to resume"),
+        ("gan", GAN, ["data.root={d}/mnist_split"], "do not pair up"),
+        ("gan", GAN, ["data.root={d}/mnist", "data.crop=29"], "data.crop in 1..28"),
+        ("gan", GAN, ["data.root={d}/mnist", "task.classifier={d}/classifier_24.pt"], "scores 24x24 digits"),
+        ("gan", GAN, ["data.root={d}/mnist", "task.classifier={d}/classifier_w16.pt"], "classifier_w16.pt"),
+        ("gan", GAN, ["data.root={d}/mnist", "network.kernel=gpu"], "auto, fused, torch"),
+        ("gan", GAN, ["data.root={d}/mnist", "task.render_every=-1"], "task.render_every must be >= 0"),
         ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_truncated/checkpoints/last.ckpt"],
          "cannot read checkpoint"),
         ("gan_sample", ["task=gan_sample", "logger=none"], ["task.checkpoint={d}/run_wrong/checkpoints/last.ckpt"],

@@ -24,6 +24,11 @@ from synthlab.nets.encoder import Encoder
 from synthlab.tasks.base import Task
 
 FAKE = 10
+# the reference's accuracy gates (partial_train): G steps stop above g_stop; D trains on fakes
+# while d_fake < d_fake_below and g > g_above, until d_fake_stop; else on reals while
+# d_real < d_real_below, until d_real_stop
+GATES = {"g_stop": 0.98, "d_fake_below": 0.7, "g_above": 0.6, "d_fake_stop": 0.75, "d_real_below": 0.6,
+         "d_real_stop": 0.7}
 
 
 class EpochCheckpoint(ModelCheckpoint):
@@ -57,8 +62,8 @@ class CPPNGAN(Task):
     items = "digits"
 
     def __init__(self, net, optim, data, out_dir, scale: float = 8.0, clip: float = 5.0, kl_weight: float = 10.0,
-                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 0, recon_weight: float = 0.0,
-                 classifier: str | None = None, render_every: int = 0, render_size: int = 1080, seed: int = 0,
+                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 0,
+                 recon_weight: float = 0.0, gan_weight: float = 1.0, gates=None, classifier: str | None = None, render_every: int = 0, render_size: int = 1080, seed: int = 0,
                  name: str = "gan"):
         super().__init__(out_dir, name, seed)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
@@ -66,7 +71,10 @@ class CPPNGAN(Task):
         self.E = Encoder(self.size * self.size, 512, net.z_dim, keep_prob, self.seed)
         self.D = self.make_discriminator()
         self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
-        self.chunk, self.recon_weight = chunk, recon_weight
+        self.chunk, self.recon_weight, self.gan_weight = chunk, recon_weight, gan_weight
+        self.gates = {**GATES, **dict(gates or {})}
+        if set(self.gates) != set(GATES) or not all(0 <= float(v) <= 1 for v in self.gates.values()):
+            raise SynthlabError(f"task.gates takes accuracies in [0, 1] for {', '.join(GATES)}; got {dict(gates or {})}")
         coords = Coords("symmetric", scale, 1.0, net.in_dim == 3)
         self.register_buffer("pts", coords.points(self.size, self.size, 0, self.size), persistent=False)
         self.classifier_path = classifier
@@ -82,6 +90,9 @@ class CPPNGAN(Task):
 
     def train_dataloader(self):
         return self.data.train_dataloader()
+
+    def on_fit_start(self):
+        self.classifier_net()  # a wrong classifier file fails now, not after the first epoch
 
     # --- pieces --------------------------------------------------------------------------
     def generate(self, z):
@@ -122,7 +133,7 @@ class CPPNGAN(Task):
             fake = self.generate(z)
             logits = self.D(fake)
             g_loss = F.cross_entropy(logits, y)
-            backward(g_loss + self.kl_weight * kl + self.recon(fake, x))
+            backward(self.gan_weight * g_loss + self.kl_weight * kl + self.recon(fake, x))
         else:
             zd = z.detach().requires_grad_(True)
             with torch.no_grad():
@@ -130,7 +141,7 @@ class CPPNGAN(Task):
             fake.requires_grad_(True)
             logits = self.D(fake)
             g_loss = F.cross_entropy(logits, y)
-            backward(g_loss + self.kl_weight * kl + self.recon(fake, x), retain_graph=True)
+            backward(self.gan_weight * g_loss + self.kl_weight * kl + self.recon(fake, x), retain_graph=True)
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
             backward(z, gradient=zd.grad)
@@ -171,28 +182,29 @@ class CPPNGAN(Task):
         x, y = batch
         g_opt, d_opt, dr_opt = self.optimizers()
         fake_y = torch.full_like(y, FAKE)
+        gt = self.gates
         self.D.requires_grad_(False)
         for n_g in range(1, self.g_steps + 1):
             g_loss, kl, g_acc = self.g_update(g_opt, x, y)
-            if g_acc > 0.98:  # measured before this step's update, as the reference's accuracy
+            if g_acc > gt["g_stop"]:  # measured before this step's update, as the reference's accuracy
                 break
         self.D.requires_grad_(True)
         with torch.no_grad():
             g_loss, kl, g_acc, fake = self.g_pass(x, y)
             d_real_acc, d_fake_acc = self.acc(self.D(x), y), self.acc(self.D(fake), fake_y)
         n_d = n_r = 0
-        if d_fake_acc < 0.7 and g_acc > 0.6:
+        if d_fake_acc < gt["d_fake_below"] and g_acc > gt["g_above"]:
             for n_d in range(1, self.d_steps + 1):
                 lr_, lf = self.D(x), self.D(fake)
                 d_loss = (10 * F.cross_entropy(lr_, y) + F.cross_entropy(lf, fake_y)) / 11
                 self._step(d_opt, d_loss, list(self.D.parameters()))
-                if self.acc(lf, fake_y) > 0.75:
+                if self.acc(lf, fake_y) > gt["d_fake_stop"]:
                     break
-        elif d_real_acc < 0.6:
+        elif d_real_acc < gt["d_real_below"]:
             for n_r in range(1, self.d_steps + 1):
                 lr_ = self.D(x)
                 self._step(dr_opt, F.cross_entropy(lr_, y), list(self.D.parameters()))
-                if self.acc(lr_, y) > 0.7:
+                if self.acc(lr_, y) > gt["d_real_stop"]:
                     break
         self.log_dict({"g_loss": g_loss, "kl": kl, "g_acc": g_acc, "d_real_acc": d_real_acc,
                        "d_fake_acc": d_fake_acc, "g_steps": float(n_g), "d_steps": float(n_d),

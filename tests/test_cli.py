@@ -115,7 +115,8 @@ def test_bench_cppn_measures_each_render_in_its_own_process(tmp_path):
             "--frames", "2", "--json", str(tmp_path / "c.json"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads((tmp_path / "c.json").read_text())["cppn"]
-    assert [row["variant"] for row in data["renders"]] == ["one pass (reference)", "tiled 1024"]
+    assert [row["variant"] for row in data["renders"]] == ["one pass, torch ops (reference)", "tiled 1024, torch ops",
+                                                           "tiled 1024, fused kernel"]
     assert all(row["mp_per_s"] > 0 and row["peak_mb"] > 50 for row in data["renders"])
     assert [row["batch"] for row in data["animation"]] == [1, 2]
 
@@ -127,8 +128,10 @@ def test_bench_gan_and_sweep_overhead(tmp_path, mnist):
     data = json.loads((tmp_path / "g.json").read_text())["gan"]
     steps = data["steps"]
     assert data["fit"]["s_per_batch"] > 0
-    assert [s["step"] for s in steps] == ["generator, one graph (reference)", "generator, chunks of 20", "discriminator"]
-    assert all(s["images_per_s"] > 0 for s in steps)
+    names = [s["step"] for s in steps]
+    assert names[:2] == ["generator, one graph, torch ops (reference)", "generator, chunks of 20, torch ops"]
+    assert names[2].startswith("generator, one graph, ") and names[2].endswith("(default)") and names[3] == "discriminator"
+    assert all(s["images_per_s"] > 0 for s in steps) and steps[2]["x_best_old"] > 0
     r = cli("bench", "sweep", "--jobs", "2", "--loggers", "none", "--json", str(tmp_path / "s.json"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads((tmp_path / "s.json").read_text())["sweep"]["rows"]

@@ -17,6 +17,7 @@ from synthlab.bench import common_args, finish, machine, table
 
 NETS = {"cppn 8x16 tanh": ["network=cppn", "network.depth=8", "network.width=16"],
         "resnet cppn 24 blocks": ["network=resnet_cppn"]}
+TORCH_OPS = {"resnet cppn 24 blocks": ["network.kernel=torch"]}  # nets whose default is the fused CPU kernel
 SIZES = ["1080x1080", "3240x3240", "7680x4320"]  # width x height
 
 
@@ -86,10 +87,14 @@ def main(argv) -> int:
     for net in a.nets:
         for size in a.sizes:
             base = {"net": NETS[net], "hw": hw(size), "device": a.device}
-            specs = [] if a.no_reference else [("one pass (reference)", {**base, "tile": 0})]
-            specs += [(f"tiled {t}", {**base, "tile": t}) for t in a.tiles]
+            ops = {**base, "net": NETS[net] + TORCH_OPS.get(net, [])}  # the reference runs torch's ops
+            specs = [] if a.no_reference else [("one pass, torch ops (reference)", {**ops, "tile": 0})]
+            if net in TORCH_OPS:
+                specs.append((f"tiled {a.tiles[0]}, torch ops", {**ops, "tile": a.tiles[0]}))
+            specs += [(f"tiled {t}" + (", fused kernel" if net in TORCH_OPS else ""), {**base, "tile": t})
+                      for t in a.tiles]
             if a.compile:
-                specs.append((f"tiled {a.tiles[0]} + compile", {**base, "tile": a.tiles[0], "compile": True}))
+                specs.append((f"tiled {a.tiles[0]} + compile (torch ops)", {**base, "tile": a.tiles[0], "compile": True}))
             ref = None
             for name, spec in specs:
                 r = {"net": net, "size": size, "variant": name, **measure(spec)}

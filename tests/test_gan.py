@@ -217,6 +217,9 @@ def test_reference_recipe_is_pinned(make_cfg):
     cfg = make_cfg(["experiment=resnet_cppn_gan"])
     t, n, o, d = cfg.task, cfg.network, cfg.optim, cfg.data
     assert t._target_.endswith("CPPNGAN") and (t.g_steps, t.d_steps, t.kl_weight, t.clip) == (16, 8, 10.0, 5.0)
+    assert (t.gan_weight, t.recon_weight, t.keep_prob, t.chunk) == (1.0, 0.0, 0.65, 0)
+    assert dict(t.gates) == {"g_stop": 0.98, "d_fake_below": 0.7, "g_above": 0.6, "d_fake_stop": 0.75,
+                             "d_real_below": 0.6, "d_real_stop": 0.7}
     assert (n.width, n.blocks) == (6, 24) and o._target_ == "torch.optim.Adam" and o.lr == 1e-3
     assert list(o.betas) == [0.75, 0.999] and (d.batch_size, d.crop, d.limit) == (2000, 26, 0)
     assert cfg.trainer.max_epochs == 6

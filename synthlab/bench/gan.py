@@ -136,6 +136,7 @@ def main(argv) -> int:
     x, y = next(iter(task.train_dataloader()))
     x, y = x.to(a.device), y.to(a.device)
     batches = math.ceil(a.images / a.batch)
+    info = machine(a.device)  # before the thread-count loop changes torch's threads
     rows, text = [], f"batch {a.batch}; epoch = {a.images} images = {batches} batches; worst case 16 G + 8 D steps per batch"
     cols = [("threads", "threads", ""), ("step", "step", ""), ("seconds", "s/step", ".2f"),
             ("images_per_s", "images/s", ".0f"), ("speedup", "x reference", ".2f"),
@@ -171,6 +172,6 @@ def main(argv) -> int:
     if a.only_default:
         from synthlab.io import write_json
 
-        write_json(a.json, {"machine": machine(a.device), "gan": result})
+        write_json(a.json, {"machine": info, "gan": result})
         return 0
-    return finish("gan", a, machine(a.device), result, text)
+    return finish("gan", a, info, result, text)

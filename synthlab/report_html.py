@@ -141,7 +141,8 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
     return path
 
 
-SERIES = ("per_step", "per_epoch")  # rows in metrics.json over a run; a row's first key is the x axis
+SERIES = ("per_step", "per_epoch")
+X_KEYS = ("evals", "step", "epoch")  # rows in metrics.json over a run; a row's first key is the x axis
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 
@@ -150,7 +151,10 @@ def run_series(run: dict):
     """(x name, rows) of a run's curve, or None."""
     rows = next((run[k] for k in SERIES if isinstance(run.get(k), list) and run[k]
                  and all(isinstance(row, dict) and row for row in run[k])), None)
-    return (next(iter(rows[0])), rows) if rows else None
+    if not rows:
+        return None
+    # metrics.json is written with sorted keys, so the x axis is named where it is known
+    return next((k for k in X_KEYS if k in rows[0]), next(iter(rows[0]))), rows
 
 
 def curves(root: Path, runs: list[dict], panel=(420, 240), most: int = 6, only: list | None = None) -> Path | None:

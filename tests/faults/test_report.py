@@ -101,7 +101,7 @@ def test_report_curves_picks_the_metrics_it_plots(tmp_path):
         (d / ".hydra" / "overrides.yaml").write_text(f"- network.width={width}\n")
         rows = [{"epoch": e, **{f"m{k}": float(k + e) for k in range(7)}, "class_consistency": e / (10 + i),
                  "render_png_bpp": 2.0 - e / 10} for e in range(1, 6)]
-        (d / "metrics.json").write_text(json.dumps({"status": "ok", "per_epoch": rows}))
+        (d / "metrics.json").write_text(json.dumps({"status": "ok", "per_epoch": rows}, sort_keys=True))  # as written
     assert main([str(tmp_path)]) == 0
     six = Image.open(tmp_path / "curves.png").size
     assert main([str(tmp_path), "--curves", "class_consistency,render_png_bpp,no_such"]) == 0

@@ -141,8 +141,8 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
     return path
 
 
-SERIES = ("per_step", "per_epoch")
-X_KEYS = ("evals", "step", "epoch")  # rows in metrics.json over a run; a row's first key is the x axis
+SERIES = ("per_step", "per_epoch")  # rows in metrics.json over a run
+X_KEYS = ("evals", "step", "epoch")  # their x axis, where a row has one (else its first key)
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 

@@ -56,9 +56,9 @@ def _build() -> ctypes.CDLL:
             raise OSError(f"{cxx} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
         os.replace(tmp, lib)  # atomic: a concurrent build finds a whole file or none
     so = ctypes.CDLL(str(lib))
-    i, i64, fp, dp = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p
-    so.syn_forward.argtypes = [i, i, i, i, i64, i64, fp, fp, fp, fp, fp, fp, fp, i64, i64]
-    so.syn_backward.argtypes = [i, i, i, i, i64, i64, fp, fp, fp, fp, fp, fp, fp, fp, dp, i64, i64, i64]
+    i, i64, p = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
+    so.syn_forward.argtypes = [i, i, i, i, i64, i64, *[p] * 7, i64, i64]
+    so.syn_backward.argtypes = [i, i, i, i, i64, i64, *[p] * 9, i64, i64, i64]
     so.syn_forward.restype = so.syn_backward.restype = i
     return so
 
@@ -94,15 +94,19 @@ def _ptr(t: torch.Tensor) -> int:
     return t.data_ptr()
 
 
+def _dims(base, cb, bw, ow) -> tuple:
+    """(width, blocks, sub_depth, channels, images, points, work items of one point block each)."""
+    n, b = base.shape[1], cb.shape[0]
+    return base.shape[0], bw.shape[0], bw.shape[1] - 1, ow.shape[0], b, n, b * -(-n // library().syn_points_per_block())
+
+
 class _Fused(torch.autograd.Function):
     @staticmethod
     def forward(ctx, base, cb, bw, bb, ow, ob):
         lib = library()
-        W, N, B, C = base.shape[0], base.shape[1], cb.shape[0], ow.shape[0]
-        nb, S = bw.shape[0], bw.shape[1] - 1
+        W, nb, S, C, B, N, items = _dims(base, cb, bw, ow)
         args = [t.detach().contiguous() for t in (base, cb, bw, bb, ow, ob)]
         y = torch.empty(B, C, N)
-        items = B * -(-N // lib.syn_points_per_block())
         _run(lambda a, b: lib.syn_forward(W, nb, S, C, B, N, *map(_ptr, args), _ptr(y), a, b), items)
         ctx.save_for_backward(*args)
         return y
@@ -111,9 +115,7 @@ class _Fused(torch.autograd.Function):
     def backward(ctx, gy):
         lib = library()
         base, cb, bw, bb, ow, ob = ctx.saved_tensors
-        W, N, B, C = base.shape[0], base.shape[1], cb.shape[0], ow.shape[0]
-        nb, S = bw.shape[0], bw.shape[1] - 1
-        items = B * -(-N // lib.syn_points_per_block())
+        W, nb, S, C, B, N, items = _dims(base, cb, bw, ow)
         groups = min(GROUPS, items)
         sizes = [bw.numel(), bb.numel(), ow.numel(), ob.numel()]
         acc = torch.empty(groups, sum(sizes), dtype=torch.float64)

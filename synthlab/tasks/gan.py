@@ -4,8 +4,11 @@
 Manual optimisation with the reference's accuracy-gated schedule per batch: up to 16 generator
 (+ encoder) steps until g_acc > 0.98; then, if d_fake_acc < 0.7 and g_acc > 0.6, up to 8
 discriminator steps until d_fake_acc > 0.75, else if d_real_acc < 0.6, up to 8 real-only steps
-until d_real_acc > 0.7. The optimisers come from the `optim` group (task=gan: Adam, lr 1e-3,
-beta1 0.75); global gradient norm clipped at 5. The training crop is the data's (`data.crop`).
+until d_real_acc > 0.7 (the step counts and the six thresholds are settings: task.g_steps,
+task.d_steps, task.gates). The generator's loss is gan_weight x that CE + kl_weight x KL/pixels
++ recon_weight x per-pixel BCE (the post: 1, 10, 0; task=gan's CPU defaults differ, see its
+config). The optimisers come from the `optim` group; global gradient norm clipped at 5. The
+training crop is the data's (`data.crop`).
 """
 
 import json
@@ -63,8 +66,8 @@ class CPPNGAN(Task):
 
     def __init__(self, net, optim, data, out_dir, scale: float = 8.0, clip: float = 5.0, kl_weight: float = 10.0,
                  keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 0,
-                 recon_weight: float = 0.0, gan_weight: float = 1.0, gates=None, classifier: str | None = None, render_every: int = 0, render_size: int = 1080, seed: int = 0,
-                 name: str = "gan"):
+                 recon_weight: float = 0.0, gan_weight: float = 1.0, gates=None, classifier: str | None = None,
+                 render_every: int = 0, render_size: int = 1080, seed: int = 0, name: str = "gan"):
         super().__init__(out_dir, name, seed)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
         self.G, self.optim, self.data, self.size = net, optim, data, data.crop
@@ -129,19 +132,18 @@ class CPPNGAN(Task):
         z = Encoder.sample(mean, logvar)
         kl = kl_loss(mean, logvar, self.size * self.size)
         opt.zero_grad()
-        if self.chunk <= 0 or self.chunk >= len(x):
-            fake = self.generate(z)
-            logits = self.D(fake)
-            g_loss = F.cross_entropy(logits, y)
-            backward(self.gan_weight * g_loss + self.kl_weight * kl + self.recon(fake, x))
-        else:
+        chunked = 0 < self.chunk < len(x)
+        if chunked:  # fakes without a graph; G runs again below, chunk by chunk
             zd = z.detach().requires_grad_(True)
             with torch.no_grad():
-                fake = torch.cat([self.generate(c) for c in zd.split(self.chunk)])
+                fake = self.generate_all(zd)
             fake.requires_grad_(True)
-            logits = self.D(fake)
-            g_loss = F.cross_entropy(logits, y)
-            backward(self.gan_weight * g_loss + self.kl_weight * kl + self.recon(fake, x), retain_graph=True)
+        else:
+            fake = self.generate(z)
+        logits = self.D(fake)
+        g_loss = F.cross_entropy(logits, y)
+        backward(self.gan_weight * g_loss + self.kl_weight * kl + self.recon(fake, x), retain_graph=chunked)
+        if chunked:
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
             backward(z, gradient=zd.grad)
@@ -239,7 +241,7 @@ class CPPNGAN(Task):
         if self.render_every and (self.current_epoch + 1) % self.render_every == 0:
             # the post's trade-off: what the big renders of this epoch look like, as numbers
             z, _ = self.class_z(per_class=1)
-            row.update(render_scores(clf, render_digits(self.G, z, self.render_size, self.scale), self.size))
+            row.update(render_scores(clf, render_digits(self.G, z, self.render_size, self.render_size, self.scale), self.size))
         log = self.out_dir / "epochs.jsonl"  # one line per epoch, kept across kills and resumes
         rows = [r for r in read_epochs(log) if r["epoch"] < row["epoch"]] + [row]
         write_text(log, "".join(json.dumps(r) + "\n" for r in rows))  # whole file, atomically
@@ -311,11 +313,11 @@ def per_class_consistency(classifier, imgs, y) -> dict:
     return {"per_class": [shares.get(c) for c in range(10)], "worst_class": worst, "worst": shares[worst]}
 
 
-def render_digits(G, z, size: int, scale: float = 8.0, tile: int = 1 << 18) -> torch.Tensor:
-    """One (size x size) render per z, over the training coordinate range: (B, C, size, size)."""
+def render_digits(G, z, h: int, w: int, scale: float = 8.0, tile: int = 1 << 18) -> torch.Tensor:
+    """One h x w render per z over the training coordinate range [-scale, scale]: (B, C, h, w)."""
     from synthlab.render import render
 
-    return render(G, Coords("symmetric", scale, 1.0, G.in_dim == 3), size, size, z, tile)
+    return render(G, Coords("symmetric", scale, 1.0, G.in_dim == 3), h, w, z, tile)
 
 
 @torch.no_grad()

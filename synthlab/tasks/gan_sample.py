@@ -10,11 +10,12 @@ import torch
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
 from synthlab.io import load_weights, save_png
-from synthlab.nets.cppn import Coords, ResidualCPPN
+from synthlab.nets.cppn import ResidualCPPN
 from synthlab.nets.encoder import Encoder
-from synthlab.render import check_size, render, save_gif, save_mp4, timeline, video_ready
+from synthlab.render import check_size, save_gif, save_mp4, timeline, video_ready
 from synthlab.tasks.base import Task, image_size, steps_loader
-from synthlab.tasks.gan import class_consistency, grid, load_classifier, per_class_consistency, render_scores
+from synthlab.tasks.gan import (class_consistency, grid, load_classifier, per_class_consistency, render_digits,
+                                render_scores)
 
 
 def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
@@ -45,8 +46,8 @@ class GANSample(Task):
 
     def __init__(self, checkpoint: str, out_dir, data_root: str = "data/mnist", size=(1080, 1080),
                  scale: float = 8.0, per_class: int = 10, random: int = 100, morph: bool = True,
-                 morph_size: int = 256, morph_frames: int = 24, fps: float = 24.0, invert: bool = False, morph_formats=("gif", "mp4"),
-                 classifier: str | None = None, tile: int = 1 << 18, seed: int = 0, name: str = "gan_sample"):
+                 morph_size: int = 256, morph_frames: int = 24, fps: float = 24.0, invert: bool = False,
+                 morph_formats=("gif", "mp4"), classifier: str | None = None, tile: int = 1 << 18, seed: int = 0, name: str = "gan_sample"):
         super().__init__(out_dir, name, seed)
         self.G, self.E = load_gan(checkpoint)
         self.train_size = math.isqrt(self.E.body[1].in_features)  # the encoder reads crop x crop pixels
@@ -66,27 +67,25 @@ class GANSample(Task):
     def predict_dataloader(self):
         return steps_loader(1)
 
-    def coords(self):
-        return Coords("symmetric", self.scale, 1.0, self.G.in_dim == 3)
-
-    def small(self, z):
-        return render(self.G, self.coords(), self.train_size, self.train_size, z, self.tile)
+    def draw(self, z, h: int, w: int):
+        return render_digits(self.G, z, h, w, self.scale, self.tile)
 
     @torch.no_grad()
     def predict_step(self, batch, batch_idx=0):
         images, labels, _ = load_mnist(self.data_root, download_missing=True)
         x, y = by_class(images, labels, self.per_class, self.train_size)
         z_class, _ = self.E(x)  # the mean: the encoder in eval mode, no dropout
-        self.out["class_grid"] = self.small(z_class)
+        self.out["class_grid"] = self.draw(z_class, self.train_size, self.train_size)
         self.out["y"] = y
         gen = torch.Generator().manual_seed(self.seed)
-        self.out["random_grid"] = self.small(torch.randn(self.random, self.G.z_dim, generator=gen))
+        self.out["random_grid"] = self.draw(torch.randn(self.random, self.G.z_dim, generator=gen), self.train_size,
+                                             self.train_size)
         firsts = torch.stack([z_class[y == d][0] for d in range(10)])
-        self.out["digits"] = render(self.G, self.coords(), *self.size, firsts, self.tile)
+        self.out["digits"] = self.draw(firsts, *self.size)
         if self.morph:
             t = timeline(self.morph_frames + 1, "sine")[:-1]  # each pair without its end frame
             zs = torch.cat([firsts[i] + (firsts[(i + 1) % 10] - firsts[i]) * t[:, None] for i in range(10)])
-            frames = [render(self.G, self.coords(), self.morph_size, self.morph_size, zb, self.tile)
+            frames = [self.draw(zb, self.morph_size, self.morph_size)
                       for zb in zs.split(8)]
             self.out["morph"] = torch.cat(frames)
 

@@ -61,7 +61,7 @@ def test_output_size_may_differ_from_exemplar(make_cfg, tmp_path):
 @pytest.mark.parametrize("fast", [["task.channels_last=true"],
                                   ["critic.patches.match_every=3", "critic.patches.match_dtype=bfloat16"]])
 def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
-    cfg, task = _task(make_cfg, ["task.phases=1", "task.iterations=30", *fast])
+    cfg, task = _task(make_cfg, ["critic=patches", "task.phases=1", "task.iterations=30", *fast])
     ref_cfg, ref = _task(make_cfg, ["task.phases=1", "critic=reference"])
     for t in (task, ref):
         t.start_phase(0)
@@ -92,12 +92,29 @@ def test_bad_values_raise_one_clear_error(make_cfg, override, words):
         _task(make_cfg, [*extra, override])
 
 
+def test_default_is_patches_plus_sliced_and_both_take_effect(make_cfg):
+    """The default critic list is Neural Patches (fp32 matching) and sliced Wasserstein on the
+    same two layers; the sliced term is part of the loss (weight 0 changes it)."""
+    cfg, task = _task(make_cfg, ["task.phases=1"])
+    assert list(cfg.critic) == ["patches", "sliced"]
+    assert list(cfg.critic.patches.layers) == list(cfg.critic.sliced.layers) == ["conv3_1", "conv4_1"]
+    assert cfg.critic.patches.match_dtype == "float32" and task.layers == ["conv3_1", "conv4_1"]
+    _, off = _task(make_cfg, ["task.phases=1", "critic.sliced.weight=0"])
+    losses = []
+    for t in (task, off):
+        t.start_phase(0)
+        with torch.no_grad():
+            losses.append(float(t.loss()))
+    assert losses[0] > losses[1] > 0
+
+
 def test_experiment_reproduces_the_post(make_cfg):
     cfg = make_cfg(["experiment=extreme_style_machines"])
     t, n, c = cfg.task, cfg.network, cfg.critic
     assert list(c) == ["patches"] and c.patches._target_ == "synthlab.losses.PatchCritic"
     assert (t.phases, t.iterations, c.patches.weight, c.patches.variety, t.smoothness) == (4, 10, 100.0, 0.1, 0.1)
     assert list(c.patches.layers) == ["conv3_1", "conv4_1"] and list(t.noise_range) == [0, 255]
+    assert (c.patches.match_dtype, c.patches.match_every) == ("float32", 1)
     assert t.exemplar_size is None and t.size is None
     assert n.activation._target_ == "torch.nn.ELU" and n.activation.alpha == 1.0
     assert n.downsampling._target_.endswith("StridedConv")

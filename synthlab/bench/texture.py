@@ -14,13 +14,16 @@ import time
 
 from synthlab.bench import common_args, finish, machine, sync, table
 
-# every variant pins all four knobs, so changing the task's defaults never changes a row
+# every variant pins its knobs (critic, layout, dtype, reuse), so changing the task's defaults never
+# changes a row
 PATCHES = "critic.patches."
 VARIANTS = {
     "reference": {"critic": "reference", "task.channels_last": "false"},
     "+pixel matching, unfold-free loss": {"critic": "patches", PATCHES + "match_every": "1",
                                           PATCHES + "match_dtype": "float32"},
     "+channels_last": {"task.channels_last": "true"},
+    # the default adds a sliced Wasserstein term on the same layers (quality, not speed)
+    "+sliced term (critic=patches_sliced) = the default": {"critic": "patches_sliced"},
     "+bf16 matching": {PATCHES + "match_dtype": "bfloat16"},
     "+matches reused (k), trades SWD": {PATCHES + "match_every": "{k}"},
 }
@@ -106,7 +109,7 @@ def main(argv) -> int:
     p.add_argument("--net", choices=["random_conv", "multiscale"], default="random_conv",
                    help="random_conv: the patch critic's fast paths; multiscale: direct vs FFT convolution")
     p.add_argument("--variants", nargs="+", default=None,
-                   help="first words of the variants to keep (reference, +pixel, +channels_last, +bf16, +matches)")
+                   help="first words of the variants to keep (reference, +pixel, +channels_last, +sliced, +bf16, +matches)")
     common_args(p, "texture")
     p.add_argument("overrides", nargs="*", help="config overrides for every variant, e.g. network/activation=relu")
     a = p.parse_args(argv)

@@ -2,8 +2,8 @@
 
 The image lives in the network's input space [-1, 1] (doodle.py's x/127.5 - 1). Phases,
 evaluation budget and optimiser are the Solver's; the losses are the configured critics (the
-`critic` group: Neural Patches by default) on the layers they tap, plus TV smoothness. This
-module gives the exemplar targets per phase and the noise start.
+`critic` group: Neural Patches plus sliced Wasserstein by default) on the layers they tap,
+plus TV smoothness. This module gives the exemplar targets per phase and the noise start.
 """
 
 import torch

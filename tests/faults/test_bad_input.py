@@ -102,7 +102,7 @@ def rows():
         ("texture", TINY, ["task.iteratons=5"], "task.iteratons"),
         ("texture", TINY, ["task.sise=64"], "did you mean task.size"),
         ("texture", TINY, ["critic.patches.match_dtype=int8"], "float32, bfloat16"),
-        ("texture", TINY, ["critic=patchez"], "choose one of: content, gram, patches, reference, sliced"),
+        ("texture", TINY, ["critic=patchez"], "choose one of: content, gram, patches, patches_sliced, reference, sliced"),
         ("texture", TINY, ["critic.patches.weight=-1"], "weight"),
         ("texture", TINY, ["critic.patches.layers=[conv9_1]"], "conv9_1"),
         ("texture", TINY, ["task=textures"], "choose one of"),

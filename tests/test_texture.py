@@ -94,18 +94,26 @@ def test_bad_values_raise_one_clear_error(make_cfg, override, words):
 
 def test_default_is_patches_plus_sliced_and_both_take_effect(make_cfg):
     """The default critic list is Neural Patches (fp32 matching) and sliced Wasserstein on the
-    same two layers; the sliced term is part of the loss (weight 0 changes it)."""
+    same two layers; the sliced term adds to the loss, and weight 0 switches it off entirely
+    (the task is then patches alone, to the bit)."""
     cfg, task = _task(make_cfg, ["task.phases=1"])
     assert list(cfg.critic) == ["patches", "sliced"]
     assert list(cfg.critic.patches.layers) == list(cfg.critic.sliced.layers) == ["conv3_1", "conv4_1"]
     assert cfg.critic.patches.match_dtype == "float32" and task.layers == ["conv3_1", "conv4_1"]
     _, off = _task(make_cfg, ["task.phases=1", "critic.sliced.weight=0"])
+    _, alone = _task(make_cfg, ["task.phases=1", "critic=patches"])
+    assert [type(c).__name__ for c in off.critics] == ["PatchCritic"]
     losses = []
-    for t in (task, off):
+    for t in (task, off, alone):
         t.start_phase(0)
         with torch.no_grad():
             losses.append(float(t.loss()))
-    assert losses[0] > losses[1] > 0
+    assert losses[0] > losses[1] == losses[2] > 0
+
+
+def test_every_critic_switched_off_is_one_line(make_cfg):
+    with pytest.raises(SynthlabError, match="at least one critic with weight > 0: e.g. critic=patches"):
+        _task(make_cfg, ["critic.sliced.weight=0", "critic.patches.weight=0"])
 
 
 def test_experiment_reproduces_the_post(make_cfg):

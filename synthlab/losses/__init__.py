@@ -1,9 +1,9 @@
 """Losses as small critics: set a target, then score the current image's features."""
 
-from synthlab.losses.critic import Critic
+from synthlab.losses.critic import Critic, active, taps
 from synthlab.losses.gram import ContentCritic, GramCritic, gram
 from synthlab.losses.patches import PatchCritic, ReferencePatchCritic, match
 from synthlab.losses.sliced import SlicedCritic
 from synthlab.losses.smooth import tv_loss
 
-__all__ = ["Critic", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic", "match", "SlicedCritic", "tv_loss"]
+__all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic", "match", "SlicedCritic", "tv_loss"]

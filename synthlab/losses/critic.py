@@ -40,3 +40,17 @@ class Critic:
     def stats(self) -> dict:
         """Anything worth a line in metrics.json (e.g. the matmul dtype it chose)."""
         return {}
+
+
+def taps(critics) -> list:
+    """The layers a list of critics reads, each once, in order."""
+    return list(dict.fromkeys(l for c in critics for l in c.layers))
+
+
+def active(critics: dict, task: str, example: str) -> list:
+    """The critics a task evaluates: weight 0 turns one off (it costs nothing, its layers are
+    not computed). At least one must be left, or one line says what to use."""
+    on = [c for c in critics.values() if c.weight]
+    if not on:
+        raise SynthlabError(f"the {task} task needs at least one critic with weight > 0: e.g. {example}")
+    return on

@@ -10,7 +10,7 @@ import torch
 from synthlab.data import load_image, resize
 from synthlab.errors import SynthlabError
 from synthlab.io import save_png
-from synthlab.losses import tv_loss
+from synthlab.losses import active, taps, tv_loss
 from synthlab.nets.vgg import IMAGENET_MEAN, IMAGENET_STD, MIN_SIZE
 from synthlab.tasks.base import ImageTask, image_size
 
@@ -25,12 +25,11 @@ class FCStyle(ImageTask):
             raise SynthlabError(f"task.tv_weight must be >= 0, got {tv_weight}")
         if init not in ("noise", "content"):
             raise SynthlabError(f"task.init must be noise or content, got {init!r}")
-        if not critics:
-            raise SynthlabError("the fc_style task needs at least one critic: e.g. critic=[content,gram]")
-        self.net, self.init, self.critics = net, init, list(critics.values())
+        self.net, self.init = net, init
+        self.critics = active(critics or {}, "fc_style", "critic=[content,gram]")
+        net.check_taps(taps(critics.values()))  # a switched-off critic's layers must exist too
         self.size = image_size(size)
-        self.taps = list(dict.fromkeys(l for c in self.critics for l in c.layers))
-        net.check_taps(self.taps)
+        self.taps = taps(self.critics)
         self.tv_weight = tv_weight
         h, w = self.solver.phase_size(self.size, 0)
         if min(h, w) < MIN_SIZE:

@@ -11,7 +11,7 @@ import torch
 from synthlab.data import fit_max_side, load_image, resize
 from synthlab.errors import SynthlabError
 from synthlab.io import save_png
-from synthlab.losses import tv_loss
+from synthlab.losses import active, taps, tv_loss
 from synthlab.tasks.base import ImageTask, image_size
 
 
@@ -28,11 +28,9 @@ class TextureSynthesis(ImageTask):
         lo, hi = noise_range
         if not 0 <= lo < hi <= 255:
             raise SynthlabError(f"task.noise_range must satisfy 0 <= lo < hi <= 255, got {list(noise_range)}")
-        if not critics:
-            raise SynthlabError("the texture task needs at least one critic: e.g. critic=patches")
-        self.net, self.critics = net, list(critics.values())
-        self.layers = list(dict.fromkeys(l for c in self.critics for l in c.layers))
-        net.check_taps(self.layers)
+        self.net, self.critics = net, active(critics or {}, "texture", "critic=patches")
+        net.check_taps(taps(critics.values()))  # a switched-off critic's layers must exist too
+        self.layers = taps(self.critics)
         self.smoothness, self.noise_range = smoothness, (lo, hi)
         self.channels_last = channels_last
         if channels_last:  # NHWC convs: faster with oneDNN on CPU and tensor cores on GPU

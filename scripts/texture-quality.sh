@@ -7,6 +7,8 @@ set -euo pipefail
 declare -A RECIPES=(
   [default]=""
   [default_seed1]="seed=1"
+  [default_round2]="critic.sliced.layers=[conv3_1,conv4_1] critic.sliced.weight=100"
+  [default_round2_seed1]="critic.sliced.layers=[conv3_1,conv4_1] critic.sliced.weight=100 seed=1"
   [patches]="critic=patches"
   [patches_bf16]="critic=patches critic.patches.match_dtype=bfloat16"
   [previous_default]="experiment=texture_previous"
@@ -16,7 +18,7 @@ declare -A RECIPES=(
   [random_multiscale]="experiment=random_multiscale"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(default default_seed1 patches patches_bf16 previous_default extreme_style_machines gram sliced random_multiscale)
+[ ${#names[@]} -gt 0 ] || names=(default default_seed1 default_round2 default_round2_seed1 patches patches_bf16 previous_default extreme_style_machines gram sliced random_multiscale)
 for name in "${names[@]}"; do
   [ -n "${RECIPES[$name]+x}" ] || { echo "unknown recipe $name; valid: ${!RECIPES[*]}" >&2; exit 2; }
   # shellcheck disable=SC2086

@@ -19,7 +19,7 @@ from pathlib import Path
 from synthlab.io import write_json, write_text
 
 # metrics shown when any run has them, in this order (texture, then CPPN complexity)
-KNOWN = ["swd", "copy32", "copy64", "png_bpp", "grad", "hf_share", "std", "params", "seconds"]
+KNOWN = ["swd", "swd_band", "swd_floor", "copy32", "copy64", "png_bpp", "grad", "hf_share", "std", "params", "seconds"]
 
 
 def columns(runs: list[dict]) -> list[str]:

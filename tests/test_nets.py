@@ -76,3 +76,34 @@ def test_bad_network_values_are_named():
     net = RandomConvNet(act, StridedConv, GlorotUniform())
     with pytest.raises(SynthlabError, match="conv9_1"):
         net(torch.rand(1, 3, 32, 32), ["conv9_1"])
+
+
+def test_taps_at_a_coarser_scale_are_the_layer_on_the_pooled_image(make_cfg):
+    """`conv3_1@4` is conv3_1 of the image average-pooled by 4, for every feature net; the
+    net runs once per scale whatever the taps, and its sizes say so."""
+    import torch.nn.functional as F
+
+    from synthlab.nets import RandomMultiscaleNet
+    from synthlab.nets.vgg import VGG19
+
+    x = torch.rand(1, 3, 70, 90, generator=torch.Generator().manual_seed(0))
+    nets = [(instantiate(make_cfg([]).network), "conv3_1", (112, 4, 5)),
+            (RandomMultiscaleNet(torch.nn.ReLU, GlorotUniform(), sizes=(3, 5), maps=2), "conv1", (4, 17, 22)),
+            (VGG19(torch.nn.ReLU, GlorotUniform(), seed=1), "relu2_1", (128, 8, 11))]
+    for net, layer, shape in nets:
+        f = net(x, [layer, f"{layer}@4"])
+        want = net(F.avg_pool2d(x, 4), [layer])[layer]
+        assert torch.equal(f[f"{layer}@4"], want), layer
+        assert tuple(want.shape[1:]) == shape and net.feature_size(70, 90, f"{layer}@4") == shape[1:]
+        assert net.input_size(70, 90, f"{layer}@4") == (17, 22)
+        assert torch.equal(f[layer], net(x, [layer])[layer])
+
+
+@pytest.mark.parametrize("tap, words", [("conv3_1@3", r"scale after @ must be one of \[1, 2, 4, 8, 16, 32\]"),
+                                        ("conv3_1@x", "scale after @"),
+                                        ("conv9_1@2", r"unknown layer\(s\) \['conv9_1@2'\] of network=random_conv; "
+                                                      r"its layers are \['conv1_1'.*coarser scale")])
+def test_bad_taps_are_one_line_naming_the_valid_ones(make_cfg, tap, words):
+    net = instantiate(make_cfg([]).network)
+    with pytest.raises(SynthlabError, match=words):
+        net(torch.rand(1, 3, 32, 32), [tap])

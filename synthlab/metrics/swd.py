@@ -7,6 +7,12 @@ projections; mean |difference| x 1e3 per level, then the mean over levels.
 One deliberate change from progressive_growing_of_gans: both descriptor sets are normalised
 with the *exemplar's* per-channel mean and std, not each with its own, so a global colour or
 contrast shift of the output still counts against it.
+
+Reading it: the low-pass level compares only ~100 neighbourhoods of a 16 px image, so it is
+mostly which coarse layout each image happens to have; it swings with the seed and scores a
+true rearrangement of the exemplar's own pixels (`floor`: the exemplar rolled by half) worse
+than an output with less coarse variation than the exemplar. `band` (the band-pass levels
+alone) is the steadier figure; `floor` is the scale to read an output's SWD against.
 """
 
 import torch
@@ -80,4 +86,12 @@ def swd(output: torch.Tensor, exemplar: torch.Tensor, n: int = 4096, patch: int 
         mean = de.mean(dim=(0, 2, 3), keepdim=True)
         std = de.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
         levels.append(1e3 * _sliced((do - mean) / std, (de - mean) / std, n_dirs, repeats, gen))
-    return {"levels": levels, "mean": sum(levels) / len(levels)}
+    band = levels[:-1] or levels
+    return {"levels": levels, "mean": sum(levels) / len(levels), "band": sum(band) / len(band)}
+
+
+def floor(exemplar: torch.Tensor, **kw) -> dict:
+    """swd() of the exemplar rolled by half its size against itself: its own pixels in a new
+    arrangement (two seams, nothing invented), what a perfect synthesis might score."""
+    h, w = exemplar.shape[-2:]
+    return swd(exemplar.roll((h // 2, w // 2), dims=(-2, -1)), exemplar, **kw)

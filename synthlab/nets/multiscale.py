@@ -19,14 +19,16 @@ from torch import nn
 
 from synthlab.errors import SynthlabError
 from synthlab.memory import require_params
+from synthlab.nets.features import FeatureNet
 from synthlab.nets.layers import init_layers
 
 CONVS = ("auto", "direct", "fft")
 FFT_FROM = 15  # auto: FFT once the largest filter is at least this wide
 
 
-class RandomMultiscaleNet(nn.Module):
+class RandomMultiscaleNet(FeatureNet):
     names = ["conv1"]
+    label = "network=random_multiscale"
 
     def __init__(self, activation, init, sizes=(3, 5, 7, 11, 15, 23, 37, 55), maps: int = 128,
                  conv: str = "auto", padding: str = "circular", seed: int = 0, in_channels: int = 3):
@@ -54,12 +56,7 @@ class RandomMultiscaleNet(nn.Module):
         """Input side the largest filter needs (feature nets declare it)."""
         return self.K
 
-    def check_taps(self, taps):
-        bad = [t for t in taps if t not in self.names]
-        if bad:
-            raise SynthlabError(f"unknown layer(s) {bad}; network=random_multiscale has {self.names}")
-
-    def feature_size(self, h: int, w: int, tap: str):
+    def layer_size(self, h: int, w: int, layer: str):
         return (h, w) if self.padding == "circular" else (h - self.K + 1, w - self.K + 1)
 
     def embedded(self, convs) -> torch.Tensor:
@@ -72,7 +69,7 @@ class RandomMultiscaleNet(nn.Module):
         return torch.cat(out)
 
     def direct(self, x, conv):
-        h, w = self.feature_size(*x.shape[-2:], "conv1")
+        h, w = self.layer_size(*x.shape[-2:], "conv1")
         if self.padding == "circular":
             x = F.pad(x, (self.K // 2,) * 4, mode="circular")
         o = (self.K - conv.kernel_size[0]) // 2
@@ -80,7 +77,7 @@ class RandomMultiscaleNet(nn.Module):
 
     def fft(self, x, convs):
         H, W = x.shape[-2:]
-        h, w = self.feature_size(H, W, "conv1")
+        h, w = self.layer_size(H, W, "conv1")
         key = (H, W, x.device, x.dtype)
         if key not in self._bank:
             # (C, M, H, W//2+1), one channel contiguous: the product below streams through it
@@ -95,8 +92,7 @@ class RandomMultiscaleNet(nn.Module):
         bias = torch.cat([c.bias for c in convs])
         return y[..., :h, :w] + bias[:, None, None]
 
-    def forward(self, x: torch.Tensor, taps):
-        self.check_taps(taps)
+    def compute(self, x: torch.Tensor, names):
         h, w = x.shape[-2:]
         if min(h, w) < self.K:
             raise SynthlabError(f"a {x.shape[-2]}x{x.shape[-1]} image is smaller than the largest "

@@ -13,11 +13,12 @@ from torch import nn
 
 from synthlab.errors import SynthlabError
 from synthlab.memory import require_layers, require_params
+from synthlab.nets.features import FeatureNet
 from synthlab.nets.layers import init_layers, run_taps
 
 
-class RandomConvNet(nn.Module):
-    min_size = 1  # input side the first layer needs (feature nets declare it)
+class RandomConvNet(FeatureNet):
+    label = "network=random_conv"
 
     def __init__(self, activation, downsampling, init, units: float = 1.0, depth: int = 1,
                  widths=(48, 80, 112, 176), convs=(2, 2, 3, 3), seed: int = 0, in_channels: int = 3):
@@ -51,21 +52,14 @@ class RandomConvNet(nn.Module):
     def names(self):
         return list(self.layers.keys())
 
-    def check_taps(self, taps):
-        bad = [t for t in taps if t not in self.layers]
-        if bad:
-            raise SynthlabError(f"unknown layer(s) {bad}; this network has {self.names}")
-
-    def feature_size(self, h: int, w: int, tap: str):
-        """Spatial size of `tap` for an h x w input (every downsampling step floors H/2)."""
-        stage = int(tap[4:].split("_")[0])
-        for _ in range(stage - 1):
+    def layer_size(self, h: int, w: int, layer: str):
+        """Every downsampling step floors H/2."""
+        for _ in range(int(layer[4:].split("_")[0]) - 1):
             h, w = h // 2, w // 2
         return h, w
 
-    def forward(self, x: torch.Tensor, taps):
-        """Post-activation features of the tapped layers; stops after the deepest tap."""
-        self.check_taps(taps)
+    def compute(self, x: torch.Tensor, names):
+        """Post-activation features; stops after the deepest one asked for."""
         out = {}
-        run_taps(self.layers.items(), x, set(taps), out)
+        run_taps(self.layers.items(), x, set(names), out)
         return out

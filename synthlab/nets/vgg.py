@@ -17,6 +17,7 @@ from torch import nn
 
 from synthlab.errors import SynthlabError
 from synthlab.io import check_state, load_weights
+from synthlab.nets.features import FeatureNet
 from synthlab.nets.layers import init_layers, run_taps
 from synthlab.online import unreachable
 
@@ -31,7 +32,10 @@ def imagenet_file() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(IMAGENET_URL).path).name
 
 
-class VGG19(nn.Module):
+class VGG19(FeatureNet):
+    min_size = MIN_SIZE
+    label = "network=vgg19"
+
     def __init__(self, activation, init, weights: str = "random", pool: str = "max", fc_pool: str = "max",
                  seed: int = 0):
         super().__init__()
@@ -68,22 +72,24 @@ class VGG19(nn.Module):
     def names(self):
         return self.feature_names + [n for n in self.fc_names if not n.startswith("drop")]
 
-    def check_taps(self, taps):
-        bad = [t for t in taps if t not in self.names]
-        if bad:
-            raise SynthlabError(f"unknown VGG19 layer(s) {bad}; taps are {', '.join(self.names)}")
-
     def load(self, path: Path) -> None:
         """A torchvision-layout state dict, checked key by key and shape by shape."""
         state = load_weights(path, "weights")
         check_state(self.state_dict(), state, f"weights {path} (torchvision VGG19 layout expected)")
         self.load_state_dict(state)
 
-    def forward(self, x: torch.Tensor, taps):
-        """Features of the tapped layers for images normalised with the ImageNet mean and std;
-        stops after the deepest tap."""
-        self.check_taps(taps)
-        want, out = set(taps), {}
+    def layer_size(self, h: int, w: int, layer: str):
+        """Each pool before the layer halves (floors) H and W; fc layers are vectors."""
+        if layer.startswith(("fc", "relu6", "relu7")):
+            return 1, 1
+        for _ in range(int(layer[4:].split("_")[0]) - (layer.startswith(("conv", "relu")))):
+            h, w = h // 2, w // 2
+        return h, w
+
+    def compute(self, x: torch.Tensor, names):
+        """Features of these layers for images normalised with the ImageNet mean and std;
+        stops after the deepest one."""
+        want, out = set(names), {}
         x = run_taps(zip(self.feature_names, self.features), x, want, out)
         if x is not None:  # an fc layer is tapped: pool to 7x7 whatever the size, then the classifier
             run_taps(zip(self.fc_names, self.classifier), torch.flatten(self.avgpool(x), 1), want, out)

@@ -55,10 +55,12 @@ class TextureSynthesis(ImageTask):
             h, w = self.solver.phase_size(hw, 0)
             for layer in self.layers:
                 fh, fw = self.net.feature_size(h, w, layer)
-                if fh < 3 or fw < 3 or min(h, w) < least:
+                ih, iw = self.net.input_size(h, w, layer)  # a tap at @s sees the image pooled by s
+                if fh < 3 or fw < 3 or min(ih, iw) < least:
                     raise SynthlabError(
                         f"{what} {hw[0]}x{hw[1]} is too small: at phase 0 (scale 1/{2 ** (self.solver.phases - 1)}) "
-                        f"it is {h}x{w} and {layer} is {fh}x{fw}, but the critics need 3x3"
+                        f"it is {h}x{w}" + (f", {ih}x{iw} for {layer}," if (ih, iw) != (h, w) else "")
+                        + f" and {layer} is {fh}x{fw}, but the critics need 3x3"
                         + (f" and the network's largest filter {least}x{least}" if least > 1 else "")
                         + "; use a larger size or fewer phases")
 
@@ -88,13 +90,14 @@ class TextureSynthesis(ImageTask):
     def save_outputs(self, text: dict) -> dict:
         """Write texture.png (config in its PNG text) and exemplar.png (the exemplar as used, at
         its cap: reports show the two side by side); return the quality metrics."""
-        from synthlab.metrics import copy_shares, swd
+        from synthlab.metrics import copy_shares, swd, swd_floor
 
         img, ex = self.result(), self.exemplar.float().cpu()
         save_png(self.out_dir / "exemplar.png", ex)
         save_png(self.out_dir / "texture.png", img, text)
         s = swd(img, ex)
         stats = {k: v for c in self.critics for k, v in c.stats().items()}
-        return {"swd": s["mean"], "swd_levels": s["levels"], **copy_shares(img, ex), **self.run_stats(),
+        return {"swd": s["mean"], "swd_band": s["band"], "swd_floor": swd_floor(ex)["mean"],
+                "swd_levels": s["levels"], **copy_shares(img, ex), **self.run_stats(),
                 "exemplar_size": list(ex.shape[-2:]), "exemplar_original_size": self.exemplar_original,
                 "exemplar_scale": self.exemplar_scale, **stats}

@@ -1,0 +1,77 @@
+"""The feature-net contract that critics tap, with taps at coarser scales.
+
+A feature net names its layers (`names`), computes some of them for one image (`compute`),
+says how large a layer is for an input size (`layer_size`) and how small an input it takes
+(`min_size`). Everything else is here, once for every net.
+
+A tap is a layer name, or a layer at a coarser scale: `conv3_1@4` is conv3_1 of the image
+average-pooled by 4. A random net's deepest layers see ~20 px; a tap at @4 sees the same
+structures 4x larger, at 1/16 of the cost, so a critic can hold the exemplar's large-scale
+statistics (colour blotches, spacing of objects) that no full-scale layer sees. The task
+still runs the net once per scale per evaluation, whatever the number of critics.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from synthlab.errors import SynthlabError
+
+SCALES = (1, 2, 4, 8, 16, 32)
+
+
+def split(tap: str) -> tuple:
+    """'conv3_1@4' -> ('conv3_1', 4); 'conv3_1' -> ('conv3_1', 1). The scale is not checked here."""
+    layer, _, scale = str(tap).partition("@")
+    return layer, int(scale) if scale.isdigit() else (scale or 1)
+
+
+def downsample(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """Average of each scale x scale block: differentiable and cheap; the remainder rows and
+    columns are dropped (floor), as strided layers do."""
+    return x if scale == 1 else F.avg_pool2d(x, scale)
+
+
+class FeatureNet(nn.Module):
+    """Base of every feature net: subclasses give `names`, `compute(x, names)` and, when the
+    layers change size, `layer_size`."""
+
+    min_size = 1   # input side the net needs (e.g. its largest filter)
+    label = "network"  # how errors name the net (network=random_conv, ...)
+    names: list
+
+    def compute(self, x: torch.Tensor, names) -> dict:
+        """Features of these layers (no scale) for x: {name: (1, C, H, W) or (1, N)}."""
+        raise NotImplementedError
+
+    def layer_size(self, h: int, w: int, layer: str) -> tuple:
+        return h, w
+
+    def check_taps(self, taps) -> None:
+        bad = [t for t in taps if split(t)[0] not in self.names]
+        if bad:
+            raise SynthlabError(f"unknown layer(s) {bad} of {self.label}; its layers are {self.names}, "
+                                f"each also at a coarser scale (e.g. {self.names[0]}@4)")
+        bad = [t for t in taps if split(t)[1] not in SCALES]
+        if bad:
+            raise SynthlabError(f"tap(s) {bad}: the scale after @ must be one of {list(SCALES)}")
+
+    def input_size(self, h: int, w: int, tap: str) -> tuple:
+        """The image size the net sees for this tap."""
+        s = split(tap)[1]
+        return h // s, w // s
+
+    def feature_size(self, h: int, w: int, tap: str) -> tuple:
+        return self.layer_size(*self.input_size(h, w, tap), split(tap)[0])
+
+    def forward(self, x: torch.Tensor, taps) -> dict:
+        """Features of the taps, keyed by tap: the net runs once per scale."""
+        self.check_taps(taps)
+        by_scale = {}
+        for t in taps:
+            by_scale.setdefault(split(t)[1], []).append(t)
+        out = {}
+        for s, ts in by_scale.items():
+            feats = self.compute(downsample(x, s), [split(t)[0] for t in ts])
+            out.update({t: feats[split(t)[0]] for t in ts})
+        return out

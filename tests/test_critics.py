@@ -118,9 +118,16 @@ def test_exemplar_smaller_than_the_largest_filter_is_one_line(make_cfg):
         build(cfg, "/nonexistent")
 
 
+def test_a_scaled_tap_too_small_for_the_exemplar_is_one_line(make_cfg):
+    cfg = make_cfg(TINY + ["task.phases=1", "critic.sliced.layers=[conv3_1@8]"])
+    with pytest.raises(SynthlabError, match=r"output 48x48 is too small: at phase 0 \(scale 1/1\) it is 48x48, "
+                                            r"6x6 for conv3_1@8, and conv3_1@8 is 1x1, but the critics need 3x3"):
+        build(cfg, "/nonexistent")
+
+
 def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
     """Every critic and the multiscale network lower the loss in a real (tiny) synthesis."""
-    for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"],
+    for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"], ["critic.gram.layers=[conv2_1@2]", "critic=gram"],
                   ["experiment=random_multiscale", "network.sizes=[3,5,9]", "network.maps=8"]):
         cfg = make_cfg(TINY + extra + ["task.phases=1", "task.iterations=20"])
         task = build(cfg, cfg.out_dir)

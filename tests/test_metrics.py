@@ -37,3 +37,19 @@ def test_copy_share_separates_copies_from_new_arrangements():
     s = copy_shares(other, ex)
     assert s["copy32"] < 0.05 and s["copy64"] == 0.0
     assert copy_shares(torch.rand(3, 128, 128), ex)["copy32"] == 0.0
+
+
+def test_swd_band_and_floor():
+    """band is the mean of the band-pass levels (the low-pass level left out); the floor is
+    the exemplar rolled by half against itself: for a periodic image whose period divides half
+    its size that is the image against itself, and for a real photo well below noise."""
+    from synthlab.metrics import swd_floor
+
+    g = torch.Generator().manual_seed(0)
+    tile = torch.rand(3, 32, 32, generator=g)
+    periodic = tile.repeat(1, 4, 4)  # 128 px, period 32: rolled by 64 it is itself
+    assert swd_floor(periodic) == swd(periodic, periodic)
+    a = _grass()[:, :128, :128]
+    s = swd(torch.rand_like(a), a)
+    assert s["band"] == sum(s["levels"][:-1]) / (len(s["levels"]) - 1)
+    assert 0 < swd_floor(a)["mean"] < s["mean"] / 2

@@ -93,16 +93,19 @@ def test_bad_values_raise_one_clear_error(make_cfg, override, words):
 
 
 def test_default_is_patches_plus_sliced_and_both_take_effect(make_cfg):
-    """The default critic list is Neural Patches (fp32 matching) and sliced Wasserstein on the
-    same two layers; the sliced term adds to the loss, and weight 0 switches it off entirely
-    (the task is then patches alone, to the bit)."""
+    """The default critic list is Neural Patches (fp32 matching) on conv3_1/conv4_1 and sliced
+    Wasserstein on those and on conv1_1/conv2_1 of the image pooled by 4; the sliced term adds
+    to the loss, and weight 0 switches it off entirely (the task is then patches alone, to the
+    bit, and the pooled taps are not computed)."""
     cfg, task = _task(make_cfg, ["task.phases=1"])
     assert list(cfg.critic) == ["patches", "sliced"]
-    assert list(cfg.critic.patches.layers) == list(cfg.critic.sliced.layers) == ["conv3_1", "conv4_1"]
-    assert cfg.critic.patches.match_dtype == "float32" and task.layers == ["conv3_1", "conv4_1"]
+    assert list(cfg.critic.patches.layers) == ["conv3_1", "conv4_1"]
+    assert list(cfg.critic.sliced.layers) == ["conv1_1@4", "conv2_1@4", "conv3_1", "conv4_1"]
+    assert cfg.critic.patches.match_dtype == "float32" and cfg.critic.sliced.weight == 300
+    assert task.layers == ["conv3_1", "conv4_1", "conv1_1@4", "conv2_1@4"]
     _, off = _task(make_cfg, ["task.phases=1", "critic.sliced.weight=0"])
     _, alone = _task(make_cfg, ["task.phases=1", "critic=patches"])
-    assert [type(c).__name__ for c in off.critics] == ["PatchCritic"]
+    assert [type(c).__name__ for c in off.critics] == ["PatchCritic"] and off.layers == ["conv3_1", "conv4_1"]
     losses = []
     for t in (task, off, alone):
         t.start_phase(0)

@@ -22,8 +22,10 @@ VARIANTS = {
     "+pixel matching, unfold-free loss": {"critic": "patches", PATCHES + "match_every": "1",
                                           PATCHES + "match_dtype": "float32"},
     "+channels_last": {"task.channels_last": "true"},
-    # the default adds a sliced Wasserstein term on the same layers (quality, not speed)
-    "+sliced term (critic=patches_sliced) = the default": {"critic": "patches_sliced"},
+    # the default adds a sliced Wasserstein term on the same layers and on conv1_1/conv2_1 of
+    # the image pooled by 4 (quality, not speed)
+    "+sliced term (critic=patches_sliced) = the default": {"critic": "patches_sliced", "critic.sliced.weight": "300",
+                                                           "critic.sliced.layers": "[conv1_1@4,conv2_1@4,conv3_1,conv4_1]"},
     "+bf16 matching": {PATCHES + "match_dtype": "bfloat16"},
     "+matches reused (k), trades SWD": {PATCHES + "match_every": "{k}"},
 }

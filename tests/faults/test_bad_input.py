@@ -105,6 +105,7 @@ def rows():
         ("texture", TINY, ["critic=patchez"], "choose one of: content, gram, patches, patches_sliced, reference, sliced"),
         ("texture", TINY, ["critic.patches.weight=-1"], "weight"),
         ("texture", TINY, ["critic.patches.layers=[conv9_1]"], "conv9_1"),
+        ("texture", TINY, ["critic.sliced.layers=[conv3_1@3]"], "the scale after @ must be one of [1, 2, 4, 8, 16, 32]"),
         ("texture", TINY, ["task=textures"], "choose one of"),
         ("texture", TINY, ["critic.patches.weight=nan"], "weight must be a finite number >= 0, got nan"),
         ("texture", TINY, ["critic.patches.weight=inf"], "weight must be a finite number >= 0, got inf"),

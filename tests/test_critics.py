@@ -131,6 +131,8 @@ def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
                   ["experiment=random_multiscale", "network.sizes=[3,5,9]", "network.maps=8"]):
         cfg = make_cfg(TINY + extra + ["task.phases=1", "task.iterations=20"])
         task = build(cfg, cfg.out_dir)
+        if "critic.gram.layers=[conv2_1@2]" in extra:  # the scaled tap is what the critic reads
+            assert task.layers == ["conv2_1@2"] and tuple(task.features(task.exemplar[None])["conv2_1@2"].shape[-2:]) == (12, 12)
         task.start_phase(0)
         with torch.no_grad():
             first = float(task.loss())

@@ -100,7 +100,7 @@ def test_taps_at_a_coarser_scale_are_the_layer_on_the_pooled_image(make_cfg):
 
 
 @pytest.mark.parametrize("tap, words", [("conv3_1@3", r"scale after @ must be one of \[1, 2, 4, 8, 16, 32\]"),
-                                        ("conv3_1@x", "scale after @"),
+                                        ("conv3_1@x", "scale after @"), ("conv3_1@", "scale after @"),
                                         ("conv9_1@2", r"unknown layer\(s\) \['conv9_1@2'\] of network=random_conv; "
                                                       r"its layers are \['conv1_1'.*coarser scale")])
 def test_bad_taps_are_one_line_naming_the_valid_ones(make_cfg, tap, words):

@@ -9,10 +9,10 @@ with the *exemplar's* per-channel mean and std, not each with its own, so a glob
 contrast shift of the output still counts against it.
 
 Reading it: the low-pass level compares only ~100 neighbourhoods of a 16 px image, so it is
-mostly which coarse layout each image happens to have; it swings with the seed and scores a
-true rearrangement of the exemplar's own pixels (`floor`: the exemplar rolled by half) worse
-than an output with less coarse variation than the exemplar. `band` (the band-pass levels
-alone) is the steadier figure; `floor` is the scale to read an output's SWD against.
+mostly which coarse layout each image happens to have: it swings with the seed and the
+recipe at the same coarse contrast, and a true rearrangement of the exemplar's own pixels
+(`floor`: the exemplar rolled by half) scores ~340 there, more than most syntheses. `band`
+(the band-pass levels alone) is the steadier figure; `floor` is the scale to read SWD by.
 """
 
 import torch

@@ -21,9 +21,10 @@ SCALES = (1, 2, 4, 8, 16, 32)
 
 
 def split(tap: str) -> tuple:
-    """'conv3_1@4' -> ('conv3_1', 4); 'conv3_1' -> ('conv3_1', 1). The scale is not checked here."""
-    layer, _, scale = str(tap).partition("@")
-    return layer, int(scale) if scale.isdigit() else (scale or 1)
+    """'conv3_1@4' -> ('conv3_1', 4); 'conv3_1' -> ('conv3_1', 1). The scale is not checked here
+    (check_taps names one that is not a number, or empty, with the valid ones)."""
+    layer, at, scale = str(tap).partition("@")
+    return layer, (int(scale) if scale.isdigit() else scale) if at else 1
 
 
 def downsample(x: torch.Tensor, scale: int) -> torch.Tensor:

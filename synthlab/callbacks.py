@@ -15,13 +15,6 @@ class Placement(Callback):
     def __init__(self, parallel_jobs: int = 1):
         self.parallel_jobs = int(parallel_jobs)
 
-    def on_multirun_start(self, config, **kwargs) -> None:
-        """How many jobs the sweep has, for each job's `job k of N` line (the launchers' workers
-        and SLURM jobs inherit the environment)."""
-        n, constant = sweep_size(config)
-        os.environ["SYNTHLAB_SWEEP_JOBS"] = str(n)
-        os.environ["SYNTHLAB_SWEEP_CONSTANT"] = "\n".join(constant)  # left out of job folder names
-
     def on_job_start(self, config, **kwargs) -> None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
@@ -34,24 +27,6 @@ class Placement(Callback):
             import torch
 
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.parallel_jobs))
-
-
-def sweep_size(config) -> tuple[int, list]:
-    """Jobs in the grid (the command line's overrides and the sweep file's params, as the basic
-    sweeper expands them; 0 where it cannot tell), and the overrides every job shares, as they
-    appear in Hydra's override_dirname (key=value)."""
-    try:
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        params = config.hydra.sweeper.get("params") or {}
-        args = list(config.hydra.overrides.task) + [f"{k}={v}" for k, v in params.items()]
-        parsed = OverridesParser.create().parse_overrides(args)
-        jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
-        shared = set(jobs[0]).intersection(*jobs[1:]) if len(jobs) > 1 else set()
-        return len(jobs), sorted(shared)
-    except Exception:  # a launcher or sweeper of its own: the jobs are still numbered
-        return 0, []
 
 
 def own_gpu(job_num: int) -> None:

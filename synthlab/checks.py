@@ -60,7 +60,15 @@ def weights_file(path, what: str = "checkpoint") -> Path:
     return path
 
 
+def sweep_ok_if(value) -> str:
+    if value not in ("all", "any"):
+        raise SynthlabError(f"sweep_ok_if must be all (every job must finish) or any (a partial grid is fine), "
+                            f"got {value!r}")
+    return value
+
+
 RULES = {
+    "sweep_ok_if": sweep_ok_if,
     "task.exemplar": lambda v: image_source(v, "exemplar"),
     "task.content": lambda v: image_source(v, "content image"),
     "task.style": lambda v: v is None or image_source(v, "style image"),
@@ -77,7 +85,7 @@ def check(cfg) -> None:
 
     for key, rule in RULES.items():
         parent, _, leaf = key.rpartition(".")
-        holder = OmegaConf.select(cfg, parent, default=None)
+        holder = OmegaConf.select(cfg, parent, default=None) if parent else cfg
         if not OmegaConf.is_config(holder) or leaf not in holder.keys():  # `in` skips ??? values
             continue
         if OmegaConf.is_missing(holder, leaf):

@@ -4,9 +4,6 @@ Tests and `synthlab bench` compose through compose() here, then build through ru
 they get exactly the objects a `synthlab ...` command gets.
 """
 
-import hashlib
-import os
-import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -36,25 +33,10 @@ def split_top(text: str) -> list:
     return out + [cur]
 
 
-def job_dir(override_dirname: str) -> str:
-    """A sweep job's folder name from its overrides: readable, filesystem-safe, unique (hash of
-    all of them), and the same on every re-run of the sweep, so finished jobs are found and
-    skipped. The name shows what varies: overrides every job shares (the sweep's launcher
-    lists them in SYNTHLAB_SWEEP_CONSTANT) are left out, and it is cut between overrides."""
-    constant = set(filter(None, os.environ.get("SYNTHLAB_SWEEP_CONSTANT", "").split("\n")))
-    kept, n = [], 0
-    for pair in (p for p in split_top(override_dirname) if p and p not in constant):
-        slug = re.sub(r"[^A-Za-z0-9.=_-]+", "-", pair).strip("-")
-        if kept and n + len(slug) > 80:
-            kept.append("etc")
-            break
-        kept.append(slug[:80])
-        n += len(slug) + 1
-    return f"{','.join(kept) or 'defaults'}_{hashlib.sha1(override_dirname.encode()).hexdigest()[:6]}"
-
-
 def register_resolvers() -> None:
     """Resolvers that conf/config.yaml names; called by the CLI before Hydra composes."""
+    from synthlab.sweep import job_dir
+
     OmegaConf.register_new_resolver("job_dir", job_dir, replace=True)
 
 

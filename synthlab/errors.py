@@ -5,6 +5,14 @@ class SynthlabError(Exception):
     """A bad config value, file or size. The message names what is wrong and how to fix it."""
 
 
+def fail(msg: str, code: int = 1):
+    """The one way synthlab ends a command on a mistake: one line on stderr, a non-zero exit."""
+    import sys
+
+    print(f"synthlab: error: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
 class Stopped(BaseException):
     """SIGTERM or SIGINT arrived: the run stops where it is, writes no result that looks
     finished, and the command exits 128 + the signal number. A BaseException, so that no

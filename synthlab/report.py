@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from synthlab.io import write_json, write_text
+from synthlab.runfolder import RunFolder, runs_under
 
 # metrics shown when any run has them, in this order (texture, then CPPN complexity)
 KNOWN = ["swd", "swd_band", "swd_floor", "copy32", "copy64", "png_bpp", "grad", "hf_share", "std", "params", "seconds"]
@@ -26,25 +27,25 @@ def columns(runs: list[dict]) -> list[str]:
     return [c for c in KNOWN if any(isinstance(r.get(c), (int, float)) for r in runs)]
 
 
-def read_run(d: Path) -> dict:
+def read_run(folder: RunFolder) -> dict:
     """One run folder's row: its overrides and metrics (status ok), its error (failed), or,
     when a file cannot be read (cut by a kill, a full disk, edited by hand), status bad and
     which file and why; one bad run never stops the report."""
     import yaml
 
-    row, ovr, what = {}, d / ".hydra" / "overrides.yaml", None
+    row, ovr, what = {}, folder.path / ".hydra" / "overrides.yaml", None
     try:
         if ovr.exists():
             what = ovr
             row["overrides"] = [str(o) for o in (yaml.safe_load(ovr.read_text()) or [])]
-        if (d / "metrics.json").exists():
-            what = d / "metrics.json"
+        if folder.metrics_file.exists():
+            what = folder.metrics_file
             metrics = json.loads(what.read_text())
             if not isinstance(metrics, dict):
                 raise ValueError("not a JSON object")
             row.update(metrics)
         else:
-            what = d / "error.txt"
+            what = folder.error_file
             row.update(status="failed", error=what.read_text(errors="replace").strip())
     except (OSError, ValueError, TypeError, yaml.YAMLError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
@@ -53,10 +54,7 @@ def read_run(d: Path) -> dict:
 
 
 def collect(root: Path) -> list[dict]:
-    runs = []
-    for d in sorted({p.parent for p in root.rglob("metrics.json")} | {p.parent for p in root.rglob("error.txt")}):
-        runs.append({"dir": str(d.relative_to(root)) or ".", **read_run(d)})
-    return runs
+    return [{"dir": str(f.path.relative_to(root)) or ".", **read_run(f)} for f in runs_under(root)]
 
 
 def finite_last(v) -> tuple:

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from synthlab.checks import missing
 from synthlab.errors import SynthlabError
-from synthlab.io import RunLock, check_state, checkpoint_io, load_weights, write_json, write_text
+from synthlab.io import check_state, checkpoint_io, load_weights, write_text
+from synthlab.runfolder import RunFolder, newest_resumable
 from synthlab.tasks.base import Task
 
 log = logging.getLogger("synthlab")
@@ -73,23 +74,18 @@ def build(cfg: DictConfig, out_dir) -> Task:
     return task
 
 
-def resume_dir(cfg: DictConfig) -> Path | None:
-    """The run folder to continue: cfg.resume as a path, or with true the newest folder of this
-    task (outputs/<task>/<date>/<time>) that has checkpoints/last.ckpt and no metrics.json."""
+def resume_from(cfg: DictConfig) -> RunFolder | None:
+    """The run folder to continue: cfg.resume as a path, or with true the newest unfinished
+    run of this task (outputs/<task>/<date>/<time>) with checkpoints/last.ckpt."""
     if not cfg.get("resume"):
         return None
     if cfg.resume is not True:
-        d = Path(str(cfg.resume))
-        if not (d / "checkpoints" / "last.ckpt").is_file():
-            raise SynthlabError(f"nothing to resume in {d}: no checkpoints/last.ckpt there")
-        return d
+        folder = RunFolder(str(cfg.resume))
+        if not folder.checkpoint.is_file():
+            raise SynthlabError(f"nothing to resume in {folder}: no checkpoints/last.ckpt there")
+        return folder
     here = Path(cfg.out_dir).resolve()
-    runs = [c.parents[1] for c in here.parents[1].glob("*/*/checkpoints/last.ckpt")
-            if c.parents[1] != here and not (c.parents[1] / "metrics.json").exists()]
-    if not runs:
-        raise SynthlabError(f"resume=true: no unfinished {cfg.task.name} run with checkpoints/last.ckpt "
-                            f"under {here.parents[1]}")
-    return max(runs, key=lambda d: (d / "checkpoints" / "last.ckpt").stat().st_mtime)
+    return newest_resumable(here.parents[1], here, cfg.task.name)
 
 
 def check_checkpoint(task: Task, path: Path) -> Path:
@@ -127,17 +123,17 @@ def run(cfg: DictConfig) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed_of(cfg))
     quiet_lightning()
-    resumed = resume_dir(cfg)
-    # cli.job holds out_dir's lock (a sweep job that continues its own folder needs no other)
-    lock = RunLock(resumed) if resumed is not None and resumed.resolve() != out_dir.resolve() else None
-    if lock is not None and not lock.acquire():
-        raise SynthlabError(f"run folder {resumed} is in use by another synthlab run (pid {lock.holder()})")
+    resumed = resume_from(cfg)
+    # sweep.job holds out_dir (a sweep job that continues its own folder needs no other lock)
+    other = resumed if resumed is not None and resumed.path.resolve() != out_dir.resolve() else None
+    if other is not None and not other.acquire():
+        raise SynthlabError(other.in_use())
     logger = None
     try:
         if resumed is not None:  # keep writing into the interrupted run's folder
             write_text(out_dir / "resumed.txt", f"continued {resumed}\n")
-            out_dir = resumed
-            log.info("resuming %s from %s", resumed, resumed / "checkpoints" / "last.ckpt")
+            out_dir = resumed.path
+            log.info("resuming %s from %s", resumed, resumed.checkpoint)
         task = build(cfg, out_dir)
         plain = {**OmegaConf.to_container(cfg, resolve=True), "choices": job_choices(), "overrides": job_overrides()}
         logger = instantiate(cfg.logger) if cfg.get("logger") else None
@@ -148,7 +144,7 @@ def run(cfg: DictConfig) -> dict:
         trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False,
                               plugins=[checkpoint_io()], callbacks=[Bar()] if cfg.trainer.get("enable_progress_bar") else None)
         if task.trains:
-            ckpt = str(check_checkpoint(task, resumed / "checkpoints" / "last.ckpt")) if resumed else None
+            ckpt = str(check_checkpoint(task, resumed.checkpoint)) if resumed else None
             trainer.fit(task, ckpt_path=ckpt, weights_only=True)
         else:
             trainer.predict(task, return_predictions=False)
@@ -164,11 +160,11 @@ def run(cfg: DictConfig) -> dict:
             img = task.result()
             if img is not None:
                 logger.log_images("result", [img])
-        write_json(out_dir / "metrics.json", metrics)  # last: its presence means the run finished
+        RunFolder(out_dir).write_metrics(metrics)  # last: its presence means the run finished
         log.info("wrote %s (%.1f s)", out_dir, metrics["seconds"])
         return metrics
     finally:
         if logger is not None:
             logger.close()
-        if lock is not None:
-            lock.release()
+        if other is not None:
+            other.release()

@@ -179,18 +179,15 @@ def test_sweep_jobs_say_k_of_n(tmp_path):
     assert all(f"job {k} of 4:" in r.stderr + r.stdout for k in range(1, 5))
 
 
-def test_job_folders_name_what_varies_whole_overrides_only():
+def test_job_folders_name_what_varies_whole_overrides_only(tmp_path):
     """Constant overrides stay out of a sweep job's folder name; a long name is cut between
     overrides, never inside one; the hash is of all overrides, so names stay unique."""
-    import os
+    from synthlab.io import write_json
+    from synthlab.sweep import RECORD, job_dir
 
-    from synthlab.config import job_dir
-
-    os.environ["SYNTHLAB_SWEEP_CONSTANT"] = "task.size=[32,32]"
-    try:
-        assert job_dir("seed=1,task.size=[32,32]").startswith("seed=1_")
-        long = job_dir(",".join(f"task.key{i}=value{i}" for i in range(10)))
-        assert long.split("_")[0].endswith(",etc") and "value4" not in long
-        assert job_dir("a=[1,2]").startswith("a=-1-2_") and job_dir("a=1") != job_dir("a=2")
-    finally:
-        del os.environ["SYNTHLAB_SWEEP_CONSTANT"]
+    write_json(tmp_path / RECORD, {"shared": ["task.size=[32,32]"]})  # what SweepRecord writes
+    d = str(tmp_path)
+    assert job_dir(d, "seed=1,task.size=[32,32]").startswith("seed=1_")
+    long = job_dir(d, ",".join(f"task.key{i}=value{i}" for i in range(10)))
+    assert long.split("_")[0].endswith(",etc") and "value4" not in long
+    assert job_dir(d, "a=[1,2]").startswith("a=-1-2_") and job_dir(d, "a=1") != job_dir(d, "a=2")

@@ -55,7 +55,7 @@ def test_a_sweep_runs_as_slurm_jobs_and_one_failure_stays_in_its_folder(cluster,
                            "launcher=slurm_local", 'hydra.launcher.setup=["export CUDA_VISIBLE_DEVICES=3"]',
                            f"hydra.sweep.dir={sweep}"], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    jobs = sorted(p.parent for p in sweep.glob("*/cli.log"))
+    jobs = sorted(p.parent for p in sweep.glob("*/synthlab.log"))
     assert len(jobs) == 4
     done = [json.loads((j / "metrics.json").read_text()) for j in jobs if (j / "metrics.json").exists()]
     failed = [j for j in jobs if (j / "error.txt").exists()]

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synthlab import SynthlabError
-from synthlab.cli import check_keys, check_overrides
+from synthlab.preflight import check_groups, compose_checked
 
 KEYS = {
     "texture": ["task.size", "task.phases", "task.iterations", "critic.patches.weight", "critic.patches.variety",
@@ -39,8 +39,8 @@ def build(task, overrides, out):
     from synthlab.run import build as build_task
 
     args = [*BASE[task], *overrides]
-    check_overrides(args)
-    check_keys(args)
+    check_groups(args)
+    compose_checked(args)
     return build_task(compose(args), out)
 
 

@@ -5,19 +5,49 @@ from conftest import TINY, cli
 
 
 def test_failing_job_is_recorded_others_finish_and_rerun_skips_finished(tmp_path):
+    from PIL import Image
+
     sweep = f"hydra.sweep.dir={tmp_path}/sweep"
-    # the second exemplar does not exist: that job fails, the first and third still run
-    ex = "task.exemplar=skimage:grass,/no/such.png,skimage:brick"
+    # the second exemplar is one flat colour (found only when its job builds the task): that
+    # job fails, the first and third still run
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "flat.png")
+    ex = f"task.exemplar=skimage:grass,{tmp_path / 'flat.png'},skimage:brick"
     r = cli("-m", *TINY, ex, sweep, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr[-2000:]
     done = sorted((tmp_path / "sweep").glob("*/metrics.json"))
     failed = list((tmp_path / "sweep").glob("*/error.txt"))
-    assert len(done) == 2 and len(failed) == 1 and "not found" in failed[0].read_text()
+    assert len(done) == 2 and len(failed) == 1 and "one flat colour" in failed[0].read_text()
+    # a sweep with a failed job fails, and says which
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == f"synthlab: 1 of 3 jobs failed (see {failed[0].parent})"
     stamps = {p: p.stat().st_mtime_ns for p in done}
     r = cli("-m", *TINY, ex, sweep, cwd=tmp_path)
-    assert r.returncode == 0 and r.stderr.count("skipping finished job") == 2
+    assert r.returncode == 1 and r.stderr.count("skipping finished job") == 2
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # not run again
     rep = cli("report", str(tmp_path / "sweep"))
-    assert "| failed |" in rep.stdout and "not found" in rep.stdout
+    assert "| failed |" in rep.stdout and "one flat colour" in rep.stdout
     page = (tmp_path / "sweep" / "report.html").read_text()
-    assert page.count('class="cell run"') == 2 and "not found" in page
+    assert page.count('class="cell run"') == 2 and "one flat colour" in page
+
+
+def test_a_sweep_exits_zero_only_when_every_job_finished_or_partial_grids_are_accepted(tmp_path):
+    args = ["-m", "task=cppn", "task.size=[16,16]", "logger=none", "trainer.enable_progress_bar=false"]
+    r = cli(*args, "network.width=4,8", f"hydra.sweep.dir={tmp_path}/ok", cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr.strip().splitlines()[-1] == f"synthlab: all 2 jobs finished ({tmp_path}/ok)"
+    r = cli(*args, "network.width=4,-4", f"hydra.sweep.dir={tmp_path}/bad", cwd=tmp_path)
+    assert r.returncode == 1 and "synthlab: 1 of 2 jobs failed (see " in r.stderr.strip().splitlines()[-1]
+    r = cli(*args, "network.width=4,-4", "sweep_ok_if=any", f"hydra.sweep.dir={tmp_path}/partial", cwd=tmp_path)
+    assert r.returncode == 0 and "1 of 2 jobs failed" in r.stderr
+    r = cli(*args, "network.width=4", "sweep_ok_if=some", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "synthlab: error: sweep_ok_if must be all (every job must finish) or any (a partial grid is fine), got 'some'"]
+
+
+def test_a_bad_value_is_one_line_before_the_sweep_starts(tmp_path):
+    """Fixed or swept, a value a rule can check fails before any job: one line, no folder."""
+    r = cli("-m", *TINY, "task.exemplar=/no/such.png", "seed=0,1,2", f"hydra.sweep.dir={tmp_path}/a", cwd=tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "a").exists()
+    assert r.stderr.strip().splitlines() == ["synthlab: error: image not found: /no/such.png (exemplar)"]
+    r = cli("-m", *TINY, "task.exemplar=skimage:grass,/no/such.png", f"hydra.sweep.dir={tmp_path}/b", cwd=tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "b").exists()
+    assert r.stderr.strip().splitlines() == ["synthlab: error: in the sweep over task.exemplar, the value "
+                                             "'/no/such.png': image not found: /no/such.png (exemplar)"]

@@ -1,0 +1,159 @@
+"""What the command line is checked for before Hydra starts, so that a mistake is one line
+(Hydra's own errors are many) and no run folder is made: group options, quoting, renamed and
+misspelled keys, the values the composed config holds (synthlab/checks.py), and the folder
+the run will write into."""
+
+import difflib
+
+from synthlab.errors import SynthlabError
+
+# keys that moved or were renamed: the old name answers with the new one
+RENAMED = {"task.style_weight": "critic.patches.weight (texture) or critic.gram.weight (fc_style)",
+           "task.variety": "critic.patches.variety", "task.layers": "critic.patches.taps",
+           "task.match_every": "critic.patches.match_every", "task.match_dtype": "critic.patches.match_dtype",
+           "task.match_budget_mb": "critic.patches.budget_mb", "task.critic": "critic (e.g. critic=reference)",
+           "task.content_layers": "critic.content.taps", "task.content_weight": "critic.content.weight",
+           "task.style_layers": "critic.gram.taps", "task.style_layer_weights": "critic.gram.layer_weights",
+           "task.lr": "optim.lr", "task.beta1": "optim.betas", "task.size": "data.crop (task=gan, mnist_classifier)",
+           "task.train_size": "nothing: gan_sample reads it from the checkpoint",
+           # one name per concept (round 3)
+           "task.smoothness": "task.tv_weight", "task.exemplar_size": "task.exemplar_max_side",
+           "task.data_root": "data.root"}
+for _c in ("patches", "gram", "sliced", "content"):  # a critic's layers are its taps, as in the code
+    RENAMED[f"critic.{_c}.layers"] = f"critic.{_c}.taps"
+
+QUOTE = ("a value with commas, '=', spaces, brackets or non-ASCII letters must be quoted for Hydra, inside "
+         "the shell's quotes: 'task.exemplar=\"my,file.png\"'")
+
+
+def check_groups(args) -> None:
+    """One-line errors for unknown group options, before Hydra prints its own multi-line ones."""
+    from synthlab.config import groups, options
+
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~").removeprefix("override ").strip()
+        opts = options(key)
+        if opts is None or value in ("null", ""):
+            if "/" in key:
+                raise SynthlabError(f"unknown config group {key!r}; groups: {', '.join(groups())}")
+            continue
+        for v in value.strip("[]").split(","):
+            if v.strip() not in opts:
+                close = difflib.get_close_matches(v.strip(), opts, 1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise SynthlabError(f"unknown {key} {v.strip()!r}{hint}; choose one of: {', '.join(opts)}")
+
+
+def parse(args, multirun: bool) -> list:
+    """Hydra's parse of each override, or one line naming the one it cannot read and how to
+    quote it. A single run with a list of values (a,b) is a sweep: it needs -m. In a sweep,
+    every swept key must have at least one value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser, parsed = OverridesParser.create(), []
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            (o,) = parser.parse_overrides([arg])
+        except HydraException:
+            raise SynthlabError(f"cannot read the override {arg!r}: {QUOTE}") from None
+        if o.is_sweep_override():
+            values = list(o.sweep_string_iterator())
+            if not multirun:
+                raise SynthlabError(f"{arg!r} gives {len(values)} values: run them as a sweep with -m, or, if the "
+                                    f"commas are part of one value, {QUOTE}")
+            if not values:
+                raise SynthlabError(f"the sweep over {o.get_key_element()} has no values ({arg!r}): nothing to run")
+        elif o.get_key_element() == "sweep" and o.value() not in (None, "null") and not multirun:
+            raise SynthlabError(f"sweep={o.value()} is a grid of jobs: run it with -m (synthlab -m sweep={o.value()})")
+        parsed.append(o)
+    return parsed
+
+
+def compose_checked(args):
+    """Compose once, so a misspelled or renamed key fails in one line with a suggestion. A
+    sweep is composed with the first value of each swept key: the same keys."""
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    from synthlab.config import compose
+
+    ovr = [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(o.sweep_string_iterator())}"
+           for o in parse(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
+    try:
+        return compose(ovr)
+    except (HydraException, OmegaConfBaseException) as e:
+        cause = e.__cause__  # Hydra wraps the OmegaConf error that names the key it could not set
+        key = cause.full_key if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) else None
+        if not key:
+            raise SynthlabError(str(e).strip().splitlines()[0]) from None
+        if key in RENAMED:
+            raise SynthlabError(f"no config key {key!r}: it is now {RENAMED[key]}") from None
+        msg = f"no config key {key!r} (to add a new key use +{key}=...)"
+        parent, _, leaf = key.rpartition(".")
+        try:  # a suggestion from the keys that do exist there
+            cfg = compose([a for a in ovr if not a.startswith(key + "=")])
+            known = OmegaConf.select(cfg, parent) if parent else cfg
+            close = difflib.get_close_matches(leaf, [str(k) for k in known.keys()], 1) if known is not None else []
+            if close:
+                msg += f"; did you mean {parent + '.' if parent else ''}{close[0]}?"
+        except Exception:  # the suggestion is a courtesy; the error line stands without it
+            pass
+        raise SynthlabError(msg) from None
+
+
+def check_run_folder(args, multirun: bool) -> None:
+    """The folder Hydra will write into (hydra.run.dir / hydra.sweep.dir, or outputs/) must be
+    writable with some space left; a run folder named on the command line that holds a
+    finished run, or one a live run is writing, is refused before Hydra writes anything."""
+    from synthlab.runfolder import RunFolder
+
+    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    given = [a.split("=", 1)[1] for a in args if a.startswith(key)]
+    folder = RunFolder(given[-1] if given else "outputs")
+    folder.check_writable()
+    if given and not multirun:  # otherwise a new folder per run; sweep jobs lock their own
+        folder.check_free_for(force="force=true" in args)
+
+
+def check_swept_values(args) -> None:
+    """Every value of a swept key that synthlab/checks.py has a rule for, before the grid
+    starts: a bad one is named with its key, instead of failing its job an hour in."""
+    from synthlab.checks import RULES, check as check_values
+    from synthlab.config import compose
+
+    parsed = [o for o in parse(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    firsts = {o.get_key_element(): next(o.sweep_string_iterator()) for o in parsed if o.is_sweep_override()}
+    for o in parsed:
+        key = o.get_key_element()
+        if not o.is_sweep_override() or key not in RULES:
+            continue
+        for value in list(o.sweep_string_iterator())[1:]:  # the first was checked with the rest
+            others = [f"{k}={v}" for k, v in firsts.items() if k != key]
+            try:
+                check_values(compose(fixed + others + [f"{key}={value}"]))
+            except SynthlabError as e:
+                raise SynthlabError(f"in the sweep over {key}, the value {value!r}: {e}") from None
+
+
+def check(args, multirun: bool) -> None:
+    """Every check, in the order a user's mistakes are most often found."""
+    from synthlab.checks import check as check_values
+
+    check_groups(args)
+    parse(args, multirun)
+    if any(a.startswith("-") and a not in ("-m", "--multirun", "--cfg", "--resolve") for a in args):
+        return  # Hydra's own options (--info, --hydra-help ...): nothing of ours to check
+    cfg = compose_checked(args)
+    check_values(cfg)  # one line, quickly, and no run folder (in a sweep: before any job starts)
+    if multirun:
+        check_swept_values(args)
+    if "--cfg" not in args:
+        check_run_folder(args, multirun)

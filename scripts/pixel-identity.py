@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 JOBS = {
-    "texture_64": (["task.size=[64,64]", "task.exemplar_size=64"], ["texture.png"]),
+    "texture_64": (["task.size=[64,64]", "task.exemplar_max_side=64"], ["texture.png"]),
     "cppn": (["task=cppn", "task.size=[128,128]"], ["cppn.png"]),
     "gan_1_epoch": (["task=gan", "trainer.max_epochs=1", "data.root={mnist}"], ["samples/epoch001.png"]),
 }

@@ -7,8 +7,8 @@ set -euo pipefail
 declare -A RECIPES=(
   [default]=""
   [default_seed1]="seed=1"
-  [default_round2]="critic.sliced.layers=[conv3_1,conv4_1] critic.sliced.weight=100"
-  [default_round2_seed1]="critic.sliced.layers=[conv3_1,conv4_1] critic.sliced.weight=100 seed=1"
+  [default_round2]="critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100"
+  [default_round2_seed1]="critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100 seed=1"
   [patches]="critic=patches"
   [patches_bf16]="critic=patches critic.patches.match_dtype=bfloat16"
   [previous_default]="experiment=texture_previous"

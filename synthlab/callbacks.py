@@ -12,7 +12,7 @@ class Placement(Callback):
     `parallel_jobs` run at once on this machine, each gets its share of the cores instead of
     all of them (oversubscribed threads collapse small-op workloads)."""
 
-    def __init__(self, parallel_jobs: int = 1):
+    def __init__(self, *, parallel_jobs: int):
         self.parallel_jobs = int(parallel_jobs)
 
     def on_job_start(self, config, **kwargs) -> None:
@@ -47,7 +47,7 @@ class SlurmStates(Callback):
     `auto` uses synthlab's stand-in (synthlab.slurm, from scontrol) only where sacct fails,
     `scontrol` always, `sacct` never."""
 
-    def __init__(self, sacct: str = "auto"):
+    def __init__(self, *, sacct: str):
         if sacct not in ("auto", "scontrol", "sacct"):
             from synthlab.errors import SynthlabError
 

@@ -43,7 +43,8 @@ def register_resolvers() -> None:
 def compose(overrides=(), hydra: bool = False) -> DictConfig:
     """The root config with these overrides, as the CLI composes it (hydra=True keeps the
     `hydra` node, which configs that interpolate `${hydra:...}` need)."""
-    from hydra import compose as _compose, initialize_config_dir
+    from hydra import compose as _compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()

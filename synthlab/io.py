@@ -77,6 +77,22 @@ def checkpoint_io():
     return AtomicCheckpointIO()
 
 
+def epoch_checkpoints(folder):
+    """Lightning's checkpoint callback keeping every epoch (the post compares epoch 6 with 24)
+    as folder/epochNNN.ckpt, named by the 1-based epoch they end like the sample sheets and
+    epochs.jsonl (Lightning counts from 0), plus last.ckpt for resume."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    class EpochCheckpoint(ModelCheckpoint):
+        def format_checkpoint_name(self, metrics, filename=None, ver=None, prefix=None):
+            if "epoch" in metrics:
+                metrics = {**metrics, "epoch": int(metrics["epoch"]) + 1}
+            return super().format_checkpoint_name(metrics, filename, ver, prefix)
+
+    return EpochCheckpoint(dirpath=folder, filename="epoch{epoch:03d}", auto_insert_metric_name=False,
+                           every_n_epochs=1, save_top_k=-1, save_last=True)
+
+
 def load_weights(path, what: str = "checkpoint", hint: str = ""):
     """torch.load(weights_only=True) of a file, or one line naming the file and the problem
     (missing, truncated, a pickle with code, not a torch file), then `hint`."""

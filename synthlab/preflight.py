@@ -125,7 +125,8 @@ def check_run_folder(args, multirun: bool) -> None:
 def check_swept_values(args) -> None:
     """Every value of a swept key that synthlab/checks.py has a rule for, before the grid
     starts: a bad one is named with its key, instead of failing its job an hour in."""
-    from synthlab.checks import RULES, check as check_values
+    from synthlab.checks import RULES
+    from synthlab.checks import check as check_values
     from synthlab.config import compose
 
     parsed = [o for o in parse(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]

@@ -116,3 +116,14 @@ def compiled(net):
     a C++ compiler on CPU; the result equals the eager render to float rounding. The net itself
     is left as it is."""
     return torch.compile(net.forward, dynamic=True)
+
+
+def grid(imgs: torch.Tensor, nrow: int = 10, pad: int = 2) -> torch.Tensor:
+    """(B, 1, h, w) -> (1, H, W) contact sheet."""
+    b, c, h, w = imgs.shape
+    rows = (b + nrow - 1) // nrow
+    out = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i, im in enumerate(imgs):
+        y, x = divmod(i, nrow)
+        out[:, pad + y * (h + pad): pad + y * (h + pad) + h, pad + x * (w + pad): pad + x * (w + pad) + w] = im
+    return out

@@ -120,6 +120,24 @@ class RunFolder:
     def write_metrics(self, metrics: dict) -> None:
         write_json(self.metrics_file, metrics)  # last: its presence means the run finished
 
+    def epochs(self) -> list:
+        """epochs.jsonl, one row per epoch: a line cut by a kill is skipped, and an epoch run
+        again after a resume keeps its latest row."""
+        rows, path = {}, self.path / "epochs.jsonl"
+        for line in path.read_text().splitlines() if path.exists() else []:
+            try:
+                row = json.loads(line)
+                rows[row["epoch"]] = row
+            except (ValueError, KeyError, TypeError):
+                continue
+        return [rows[k] for k in sorted(rows)]
+
+    def write_epoch(self, row: dict) -> None:
+        """This epoch's row, replacing any later ones (a resume re-runs them); the whole file
+        is rewritten atomically, so a kill never leaves half a line."""
+        rows = [r for r in self.epochs() if r["epoch"] < row["epoch"]] + [row]
+        write_text(self.path / "epochs.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+
     # --- resume ---------------------------------------------------------------------------
     def resumable(self) -> bool:
         """Stopped before it finished, with a checkpoint to continue from."""

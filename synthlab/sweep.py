@@ -14,7 +14,6 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from synthlab.errors import SynthlabError
 from synthlab.io import write_json
 from synthlab.runfolder import RunFolder
 
@@ -58,7 +57,7 @@ def read_record(sweep_dir) -> dict:
 class SweepRecord(Callback):
     """Configured under hydra.callbacks in conf/config.yaml; runs in the launching process."""
 
-    def __init__(self, ok_if: str = "all"):
+    def __init__(self, *, ok_if: str):
         self.ok_if = ok_if
 
     def on_multirun_start(self, config, **kwargs) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from synthlab.config import CONF, compose  # noqa: F401  (CONF: tests read conf/ through it)
 
@@ -16,8 +16,27 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
 # a tiny but complete texture run: every phase, the real optimiser, both tapped layers
-TINY = ["task.size=[48,48]", "task.exemplar_size=48", "task.phases=2", "task.iterations=6",
+TINY = ["task.size=[48,48]", "task.exemplar_max_side=48", "task.phases=2", "task.iterations=6",
         "task.evals_per_step=3", "logger=none", "trainer.enable_progress_bar=false"]
+
+
+def from_yaml(cls, name: str, *args, node: str | None = None, **kw):
+    """cls built as conf/<name>.yaml (its `node`, for critic files) builds it, with kw on top:
+    a test that builds one piece directly gets the values a user gets, never a second copy
+    of them (seed: 0; nested groups such as activation are passed in args)."""
+    cfg = OmegaConf.load(Path(CONF) / f"{name}.yaml")
+    cfg = cfg[node] if node else cfg
+    plain = {}
+    for k in cfg:
+        if k == "defaults" or str(k).startswith("_") or k in kw:
+            continue
+        if OmegaConf.is_interpolation(cfg, k):
+            plain[k] = 0 if k == "seed" else None
+        elif OmegaConf.is_list(cfg[k]):
+            plain[k] = OmegaConf.to_container(cfg[k])
+        elif not OmegaConf.is_config(cfg[k]):  # a nested node sets a group's values: not ours
+            plain[k] = cfg[k]
+    return cls(*args, **{**plain, **kw})
 
 
 @pytest.fixture

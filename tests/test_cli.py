@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import TINY, cli
 
 pytestmark = pytest.mark.slow
@@ -79,8 +78,8 @@ def test_sweep_jobs_are_named_by_what_varies_and_report_ranks_them(tmp_path):
 
 
 def test_report_folds_an_axis_into_mean_and_worst(tmp_path):
-    from synthlab.report import fold
     from synthlab.io import write_json
+    from synthlab.report import fold
 
     for i, (ex, v, swd) in enumerate([("a", 0.1, 10.0), ("b", 0.1, 30.0), ("a", 0.5, 5.0), ("b", 0.5, 7.0)]):
         d = tmp_path / str(i)
@@ -172,7 +171,7 @@ def test_bad_values_fail_before_hydra_and_leave_no_run_folder(tmp_path, args, wo
 
 
 def test_sweep_jobs_say_k_of_n(tmp_path):
-    r = cli("-m", "task.size=[32,32]", "task.exemplar_size=32", "task.phases=1", "task.iterations=2", "seed=1,2",
+    r = cli("-m", "task.size=[32,32]", "task.exemplar_max_side=32", "task.phases=1", "task.iterations=2", "seed=1,2",
             "network/activation=relu,elu", "logger=none", "trainer.enable_progress_bar=false",
             f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -2,13 +2,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import CONF
 
 from synthlab import SynthlabError
 from synthlab.nets import RandomConvNet
 from synthlab.run import build, instantiate
 from synthlab.tasks.base import Task
-
-from conftest import CONF
 
 GROUPS = ["network", "network/activation", "network/downsampling", "network/init", "optim", "critic", "data",
           "logger", "trainer", "task", "experiment", "sweep"]

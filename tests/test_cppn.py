@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 import torch
+from conftest import from_yaml
 from PIL import Image
 
 from synthlab import SynthlabError
@@ -28,15 +29,15 @@ def test_coordinate_modes():
 
 
 def test_residual_cppn_matches_the_reference_size_and_init():
-    net = ResidualCPPN(seed=0)
+    net = from_yaml(ResidualCPPN, "network/resnet_cppn", seed=0)
     assert n_params(net) == 5263  # cppn_gan.md A3
     gate = net.blocks[0][-1].weight
     assert gate.std() < 0.01 and net.blocks[0][0].weight.std() > 0.5
 
 
 @pytest.mark.parametrize("make", [
-    lambda: ResidualCPPN(seed=1),
-    lambda: CPPN(torch.nn.Tanh, Normal(1.0, bias="same"), torch.nn.Sigmoid, depth=8, width=16, z_dim=8, seed=1),
+    lambda: from_yaml(ResidualCPPN, "network/resnet_cppn", seed=1),
+    lambda: from_yaml(CPPN, "network/cppn", torch.nn.Tanh, Normal(1.0, bias="same"), torch.nn.Sigmoid, depth=8, width=16, z_dim=8, seed=1),
 ])
 def test_tiled_render_equals_one_pass_and_batches_equal_singles(make):
     net = make()

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
+from conftest import TINY, from_yaml
 
 from synthlab import SynthlabError
 from synthlab.losses import GramCritic, PatchCritic, ReferencePatchCritic, SlicedCritic, gram
 from synthlab.nets import RandomMultiscaleNet
 from synthlab.nets.layers import GlorotUniform
 from synthlab.run import build
-from conftest import TINY
 
 
 def feats(seed, h=6, w=7, c=4, layer="a", dtype=torch.float64):
@@ -16,8 +16,8 @@ def feats(seed, h=6, w=7, c=4, layer="a", dtype=torch.float64):
     return {layer: torch.rand(1, c, h, w, generator=g, dtype=dtype)}
 
 
-@pytest.mark.parametrize("critic", [lambda: GramCritic(["a"], weight=3.0),
-                                    lambda: SlicedCritic(["a"], weight=2.0, directions=5, seed=1)],
+@pytest.mark.parametrize("critic", [lambda: from_yaml(GramCritic, "critic/gram", node="gram", taps=["a"], weight=3.0),
+                                    lambda: from_yaml(SlicedCritic, "critic/sliced", node="sliced", taps=["a"], weight=2.0, directions=5, seed=1)],
                          ids=["gram", "sliced"])
 def test_gradient_matches_finite_differences(critic):
     """Autograd's gradient of each loss agrees with central differences (double precision)."""
@@ -31,7 +31,7 @@ def test_patch_critic_gradient_is_the_reference_gradient():
     """The fast patch loss (no unfold, pixel matching) has the straightforward one's gradient."""
     tgt, cur = feats(0, 8, 8, dtype=torch.float32), feats(1, 8, 8, dtype=torch.float32)
     grads = []
-    for c in (PatchCritic(["a"], variety=0.0, match_dtype="float32"), ReferencePatchCritic(["a"], variety=0.0)):
+    for c in (from_yaml(PatchCritic, "critic/patches", node="patches", taps=["a"], variety=0.0, match_dtype="float32"), from_yaml(ReferencePatchCritic, "critic/reference", node="reference", taps=["a"], variety=0.0)):
         c.set_target(tgt)
         x = cur["a"].clone().requires_grad_()
         c.loss({"a": x}).backward()
@@ -52,7 +52,7 @@ def test_sliced_compares_images_of_different_sizes():
     """A 2x3 tiling holds the same feature distribution as the tile: loss ~ 0 against it, while
     another image of the tiling's size is far off; any pair of sizes gives a finite loss."""
     tile = feats(4, 5, 6)["a"]
-    c = SlicedCritic(["a"], directions=8, seed=0)
+    c = from_yaml(SlicedCritic, "critic/sliced", node="sliced", taps=["a"], directions=8, seed=0)
     c.set_target({"a": tile})
     same = float(c.loss({"a": tile.repeat(1, 1, 2, 3)}))
     other = float(c.loss(feats(5, 10, 18)))
@@ -64,7 +64,7 @@ def test_sliced_is_deterministic_by_seed_and_resamples():
     t, x = feats(0), feats(1)
 
     def losses(seed, resample=0, n=3):
-        c = SlicedCritic(["a"], directions=3, seed=seed, resample_every=resample)
+        c = from_yaml(SlicedCritic, "critic/sliced", node="sliced", taps=["a"], directions=3, seed=seed, resample_every=resample)
         c.set_target(t)
         return [float(c.loss(x)) for _ in range(n)]
 
@@ -80,7 +80,7 @@ def test_multiscale_fft_is_the_direct_convolution(padding):
     x = torch.rand(1, 3, 21, 24, generator=torch.Generator().manual_seed(0))
     out = []
     for conv in ("direct", "fft", "auto"):
-        net = RandomMultiscaleNet(torch.nn.ReLU, GlorotUniform(), sizes=(3, 7, 15), maps=4, conv=conv,
+        net = from_yaml(RandomMultiscaleNet, "network/random_multiscale", torch.nn.ReLU, GlorotUniform(), sizes=(3, 7, 15), maps=4, conv=conv,
                                   padding=padding, seed=3)
         xi = x.clone().requires_grad_()
         y = net(xi, ["conv1"])["conv1"]
@@ -98,13 +98,13 @@ def test_multiscale_fft_is_the_direct_convolution(padding):
                                            ({"padding": "same"}, "'valid', 'circular'")])
 def test_multiscale_bad_settings_name_the_key(kwargs, words):
     with pytest.raises(SynthlabError, match=words):
-        RandomMultiscaleNet(torch.nn.ReLU, GlorotUniform(), **kwargs)
+        from_yaml(RandomMultiscaleNet, "network/random_multiscale", torch.nn.ReLU, GlorotUniform(), **kwargs)
 
 
 @pytest.mark.parametrize("override, words", [
     ("critic.sliced.weight=-1", "SlicedCritic: weight must be a finite number >= 0"),
     ("critic.sliced.directions=-2", "directions must be an integer >= 0"),
-    ("critic.sliced.layers=[conv5_1]", r"unknown layer\(s\) \['conv5_1'\]"),
+    ("critic.sliced.taps=[conv5_1]", r"unknown layer\(s\) \['conv5_1'\]"),
 ])
 def test_bad_critic_values_name_the_value(make_cfg, override, words):
     with pytest.raises(SynthlabError, match=words):
@@ -112,14 +112,14 @@ def test_bad_critic_values_name_the_value(make_cfg, override, words):
 
 
 def test_exemplar_smaller_than_the_largest_filter_is_one_line(make_cfg):
-    cfg = make_cfg(TINY + ["network=random_multiscale", "critic=gram", "critic.gram.layers=[conv1]",
+    cfg = make_cfg(TINY + ["network=random_multiscale", "critic=gram", "critic.gram.taps=[conv1]",
                            "network.maps=2", "task.phases=1", "task.size=[64,64]"])
     with pytest.raises(SynthlabError, match="exemplar 48x48 is too small.*largest filter 55x55"):
         build(cfg, "/nonexistent")
 
 
 def test_a_scaled_tap_too_small_for_the_exemplar_is_one_line(make_cfg):
-    cfg = make_cfg(TINY + ["task.phases=1", "critic.sliced.layers=[conv3_1@8]"])
+    cfg = make_cfg(TINY + ["task.phases=1", "critic.sliced.taps=[conv3_1@8]"])
     with pytest.raises(SynthlabError, match=r"output 48x48 is too small: at phase 0 \(scale 1/1\) it is 48x48, "
                                             r"6x6 for conv3_1@8, and conv3_1@8 is 1x1, but the critics need 3x3"):
         build(cfg, "/nonexistent")
@@ -127,11 +127,11 @@ def test_a_scaled_tap_too_small_for_the_exemplar_is_one_line(make_cfg):
 
 def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
     """Every critic and the multiscale network lower the loss in a real (tiny) synthesis."""
-    for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"], ["critic.gram.layers=[conv2_1@2]", "critic=gram"],
+    for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"], ["critic.gram.taps=[conv2_1@2]", "critic=gram"],
                   ["experiment=random_multiscale", "network.sizes=[3,5,9]", "network.maps=8"]):
         cfg = make_cfg(TINY + extra + ["task.phases=1", "task.iterations=20"])
         task = build(cfg, cfg.out_dir)
-        if "critic.gram.layers=[conv2_1@2]" in extra:  # the scaled tap is what the critic reads
+        if "critic.gram.taps=[conv2_1@2]" in extra:  # the scaled tap is what the critic reads
             assert task.layers == ["conv2_1@2"] and tuple(task.features(task.exemplar[None])["conv2_1@2"].shape[-2:]) == (12, 12)
         task.start_phase(0)
         with torch.no_grad():

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from conftest import from_yaml
 
 from synthlab import SynthlabError
 from synthlab.nets import fused
@@ -36,7 +37,7 @@ def rel(a, b):
 @needs_kernel
 @pytest.mark.parametrize("width,channels,side,blocks", [(6, 1, 26, 24), (4, 1, 13, 5), (6, 3, 11, 3), (3, 2, 7, 2)])
 def test_forward_and_gradients_match_torch(width, channels, side, blocks):
-    net = ResidualCPPN(blocks=blocks, width=width, channels=channels, seed=3)
+    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=blocks, width=width, channels=channels, seed=3)
     pts = Coords("symmetric", 8.0, 1.0, True).points(side, side, 0, side)  # side^2: not a whole number of blocks
     z = torch.randn(3, 32, generator=torch.Generator().manual_seed(1))
     gy = torch.randn(3, channels, side * side, generator=torch.Generator().manual_seed(2))
@@ -48,7 +49,7 @@ def test_forward_and_gradients_match_torch(width, channels, side, blocks):
 
 @needs_kernel
 def test_gradients_do_not_depend_on_the_thread_count():
-    net = ResidualCPPN(blocks=4, width=6, seed=0, kernel="fused")
+    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=4, width=6, seed=0, kernel="fused")
     pts = Coords("symmetric", 8.0, 1.0, True).points(26, 26, 0, 26)
     z, gy = torch.randn(40, 32), torch.rand(40, 1, 676)
     before = torch.get_num_threads()
@@ -64,7 +65,7 @@ def test_gradients_do_not_depend_on_the_thread_count():
 
 @needs_kernel
 def test_each_point_is_its_own_so_tiles_match_one_pass():
-    net = ResidualCPPN(blocks=6, width=6, seed=1, kernel="fused")
+    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=6, width=6, seed=1, kernel="fused")
     coords = Coords("symmetric", 8.0, 1.0, True)
     z = torch.randn(1, 32)
     with torch.no_grad():
@@ -91,13 +92,15 @@ def test_gan_step_on_the_kernel_equals_the_torch_step(make_cfg, tmp_path, mnist)
 
 def test_unknown_kernel_lists_the_choices():
     with pytest.raises(SynthlabError, match="auto, fused, torch"):
-        ResidualCPPN(blocks=1, kernel="cuda")
+        from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=1, kernel="cuda")
 
 
 def test_without_a_compiler_auto_runs_torch_and_fused_says_why(tmp_path):
     """A machine with no g++: `auto` quietly uses torch's ops; `fused` fails in one line."""
     code = ("import torch\nfrom synthlab.nets.cppn import ResidualCPPN, Coords\nfrom synthlab.nets import fused\n"
-            "net = ResidualCPPN(blocks=2)\npts = Coords('symmetric', 8.0, 1.0, True).points(5, 5, 0, 5)\n"
+            "net = ResidualCPPN(blocks=2, width=6, sub_depth=4, channels=1, in_dim=3, z_dim=32, z_scale=8.0, "
+            "std_in=0.05, std_relu=1.0, std_gate=0.001, kernel='auto', seed=0)\n"
+            "pts = Coords('symmetric', 8.0, 1.0, True).points(5, 5, 0, 5)\n"
             "print(net(pts, torch.zeros(1, 32)).shape, fused.why_not())\nnet.kernel = 'fused'\nnet(pts, torch.zeros(1, 32))\n")
     env = dict(os.environ, CXX=str(tmp_path / "no-such-compiler"), SYNTHLAB_KERNELS=str(tmp_path / "k"))
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

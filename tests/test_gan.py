@@ -118,7 +118,7 @@ def test_any_crop_trains_and_samples(make_cfg, tmp_path, mnist, crop):
 
     sheet = Image.open(out / "samples" / "epoch001.png")
     assert sheet.size[0] == 10 * (crop + 2) + 2 and (sheet.size[1] - 2) % (crop + 2) == 0  # crop-sized cells
-    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",
+    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"data.root={mnist}",
                       "task.size=[40,40]", "task.per_class=1", "task.random=2", "task.morph=false", *FAST],
                      out=tmp_path / "sample"))
     assert s["size"] == [40, 40]
@@ -139,7 +139,7 @@ def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path, mnist
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch001.ckpt", "epoch002.ckpt", "last.ckpt"]
     assert (out / "samples" / "epoch002.png").exists() and (out / "metrics.json").exists()
 
-    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",
+    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"data.root={mnist}",
                       "task.size=[64,48]", "task.per_class=2", "task.random=4", "task.morph_size=20",
                       "task.morph_frames=3", *FAST], out=tmp_path / "sample"))
     assert s["morph_frames"] == 30
@@ -201,7 +201,7 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
     for row in g["per_epoch"]:  # the trade-off's numbers, per checkpoint
         assert {"class_consistency", "worst_class_consistency", "render_png_bpp", "render_hf_share",
                 "render_consistency"} <= set(row) and row["render_png_bpp"] > 0 and len(row["render_predicted"]) == 10
-    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"task.data_root={mnist}",
+    s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"data.root={mnist}",
                       f"task.classifier={c['classifier']}", "task.size=[64,64]", "task.per_class=3", "task.random=20",
                       "task.morph_size=32", "task.morph_frames=2", *FAST], out=tmp_path / "sample"))
     by = s["class_consistency_by_class"]

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from conftest import from_yaml
 from hydra.utils import instantiate
 
 from synthlab import SynthlabError
@@ -66,14 +67,14 @@ def test_initialisers_draw_the_documented_distributions():
 def test_bad_network_values_are_named():
     act = torch.nn.ELU
     with pytest.raises(SynthlabError, match="units"):
-        RandomConvNet(act, StridedConv, GlorotUniform(), units=0)
+        from_yaml(RandomConvNet, "network/random_conv", act, StridedConv, GlorotUniform(), units=0)
     with pytest.raises(SynthlabError, match="depth"):
-        RandomConvNet(act, StridedConv, GlorotUniform(), depth=0)
+        from_yaml(RandomConvNet, "network/random_conv", act, StridedConv, GlorotUniform(), depth=0)
     with pytest.raises(SynthlabError, match="pool"):
         PoolConv(3, 4, pool="median")
     with pytest.raises(SynthlabError, match="bias"):
         GlorotUniform(bias="same")
-    net = RandomConvNet(act, StridedConv, GlorotUniform())
+    net = from_yaml(RandomConvNet, "network/random_conv", act, StridedConv, GlorotUniform())
     with pytest.raises(SynthlabError, match="conv9_1"):
         net(torch.rand(1, 3, 32, 32), ["conv9_1"])
 
@@ -88,8 +89,8 @@ def test_taps_at_a_coarser_scale_are_the_layer_on_the_pooled_image(make_cfg):
 
     x = torch.rand(1, 3, 70, 90, generator=torch.Generator().manual_seed(0))
     nets = [(instantiate(make_cfg([]).network), "conv3_1", (112, 4, 5)),
-            (RandomMultiscaleNet(torch.nn.ReLU, GlorotUniform(), sizes=(3, 5), maps=2), "conv1", (4, 17, 22)),
-            (VGG19(torch.nn.ReLU, GlorotUniform(), seed=1), "relu2_1", (128, 8, 11))]
+            (from_yaml(RandomMultiscaleNet, "network/random_multiscale", torch.nn.ReLU, GlorotUniform(), sizes=(3, 5), maps=2), "conv1", (4, 17, 22)),
+            (from_yaml(VGG19, "network/vgg19", torch.nn.ReLU, GlorotUniform(), weights="random", seed=1), "relu2_1", (128, 8, 11))]
     for net, layer, shape in nets:
         f = net(x, [layer, f"{layer}@4"])
         want = net(F.avg_pool2d(x, 4), [layer])[layer]

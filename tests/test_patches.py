@@ -1,4 +1,5 @@
 import torch
+from conftest import from_yaml
 
 from synthlab.losses import PatchCritic, match, tv_loss
 from synthlab.losses.patches import normalised_patches
@@ -44,7 +45,7 @@ def test_variety_penalty_equals_brute_force():
 def test_critic_loss_is_zero_on_the_target_and_pulls_towards_matches():
     g = torch.Generator().manual_seed(2)
     sty = torch.randn(1, 8, 10, 10, generator=g)
-    critic = PatchCritic(["x"], weight=100.0)
+    critic = from_yaml(PatchCritic, "critic/patches", node="patches", taps=["x"], weight=100.0)
     critic.set_target({"x": sty})
     assert critic.loss({"x": sty}).item() < 1e-10
     cur = torch.randn(1, 8, 10, 10, generator=g, requires_grad=True)
@@ -65,7 +66,8 @@ def _critics(variety, **kw):
 
     g = torch.Generator().manual_seed(3)
     sty = torch.randn(1, 8, 12, 11, generator=g)
-    fast, ref = PatchCritic(["x"], 100.0, variety, **kw), ReferencePatchCritic(["x"], 100.0, variety)
+    fast = from_yaml(PatchCritic, "critic/patches", node="patches", taps=["x"], weight=100.0, variety=variety, **kw)
+    ref = from_yaml(ReferencePatchCritic, "critic/reference", node="reference", taps=["x"], weight=100.0, variety=variety)
     fast.set_target({"x": sty})
     ref.set_target({"x": sty})
     return fast, ref, g
@@ -115,13 +117,13 @@ def test_bad_critic_options_are_named():
     from synthlab.errors import SynthlabError
 
     with pytest.raises(SynthlabError, match="match_every"):
-        PatchCritic(["x"], match_every=0)
+        from_yaml(PatchCritic, "critic/patches", node="patches", taps=["x"], match_every=0)
     with pytest.raises(SynthlabError, match="float32, bfloat16, float16"):
-        PatchCritic(["x"], match_dtype="int8")
-    with pytest.raises(SynthlabError, match="layers"):
-        PatchCritic("x")
+        from_yaml(PatchCritic, "critic/patches", node="patches", taps=["x"], match_dtype="int8")
+    with pytest.raises(SynthlabError, match="taps"):
+        from_yaml(PatchCritic, "critic/patches", node="patches", taps="x")
     with pytest.raises(SynthlabError, match="weight"):
-        PatchCritic(["x"], weight=float("inf"))
+        from_yaml(PatchCritic, "critic/patches", node="patches", taps=["x"], weight=float("inf"))
 
 
 def test_pixel_matching_equals_patch_matching_in_any_block_size():

@@ -6,7 +6,6 @@ import re
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 
 BLOCKS = re.findall(r"^```bash cheap\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.S | re.M)

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 import torch
-
 from conftest import cli
+
 from synthlab.io import save_png, write_json
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

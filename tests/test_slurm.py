@@ -12,7 +12,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.skipif(
     reason=f"SLURM test needs root and slurmctld slurmd slurm-client munge (missing: {MISSING or 'root'}); "
            "apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge")
 
-TINY = ["task.size=[40,40]", "task.exemplar_size=40", "task.phases=1", "task.iterations=4",
+TINY = ["task.size=[40,40]", "task.exemplar_max_side=40", "task.phases=1", "task.iterations=4",
         "task.evals_per_step=2", "trainer.enable_progress_bar=false"]
 
 

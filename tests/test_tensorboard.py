@@ -10,9 +10,8 @@ import time
 import urllib.request
 
 import pytest
-from PIL import Image
-
 from conftest import TINY, cli
+from PIL import Image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [

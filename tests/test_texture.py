@@ -3,13 +3,12 @@ import json
 import numpy as np
 import pytest
 import torch
-
+from conftest import TINY
 from PIL import Image
 
 from synthlab import SynthlabError
 from synthlab.losses import Critic
 from synthlab.run import build, run
-from conftest import TINY
 
 
 def _task(make_cfg, extra=()):
@@ -78,13 +77,13 @@ def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
     ("critic.patches.match_every=0", "match_every"),
     ("critic.patches.weight=nan", "weight must be a finite number"),
     ("critic.patches.variety=-1", "variety"),
-    ("critic.gram.layers=[conv9_1]", "conv9_1"),
+    ("critic.gram.taps=[conv9_1]", "conv9_1"),
     ("task.size=[16,16]", "too small"),
     ("task.size=[0,64]", "positive"),
-    ("task.smoothness=-1", "smoothness"),
+    ("task.tv_weight=-1", "tv_weight"),
     ("task.exemplar=/no/such/file.png", "not found"),
     ("task.exemplar=skimage:moon", "skimage:grass"),
-    ("critic.patches.layers=[conv7_1]", "conv7_1"),
+    ("critic.patches.taps=[conv7_1]", "conv7_1"),
 ])
 def test_bad_values_raise_one_clear_error(make_cfg, override, words):
     extra = ["critic=[patches,gram]"] if override.startswith("critic.gram") else []
@@ -99,8 +98,8 @@ def test_default_is_patches_plus_sliced_and_both_take_effect(make_cfg):
     bit, and the pooled taps are not computed)."""
     cfg, task = _task(make_cfg, ["task.phases=1"])
     assert list(cfg.critic) == ["patches", "sliced"]
-    assert list(cfg.critic.patches.layers) == ["conv3_1", "conv4_1"]
-    assert list(cfg.critic.sliced.layers) == ["conv1_1@4", "conv2_1@4", "conv3_1", "conv4_1"]
+    assert list(cfg.critic.patches.taps) == ["conv3_1", "conv4_1"]
+    assert list(cfg.critic.sliced.taps) == ["conv1_1@4", "conv2_1@4", "conv3_1", "conv4_1"]
     assert cfg.critic.patches.match_dtype == "float32" and cfg.critic.sliced.weight == 300
     assert task.layers == ["conv3_1", "conv4_1", "conv1_1@4", "conv2_1@4"]
     _, off = _task(make_cfg, ["task.phases=1", "critic.sliced.weight=0"])
@@ -123,10 +122,10 @@ def test_experiment_reproduces_the_post(make_cfg):
     cfg = make_cfg(["experiment=extreme_style_machines"])
     t, n, c = cfg.task, cfg.network, cfg.critic
     assert list(c) == ["patches"] and c.patches._target_ == "synthlab.losses.PatchCritic"
-    assert (t.phases, t.iterations, c.patches.weight, c.patches.variety, t.smoothness) == (4, 10, 100.0, 0.1, 0.1)
+    assert (t.phases, t.iterations, c.patches.weight, c.patches.variety, t.tv_weight) == (4, 10, 100.0, 0.1, 0.1)
     assert list(c.patches.layers) == ["conv3_1", "conv4_1"] and list(t.noise_range) == [0, 255]
     assert (c.patches.match_dtype, c.patches.match_every) == ("float32", 1)
-    assert t.exemplar_size is None and t.size is None
+    assert t.exemplar_max_side is None and t.size is None
     assert n.activation._target_ == "torch.nn.ELU" and n.activation.alpha == 1.0
     assert n.downsampling._target_.endswith("StridedConv")
     assert n.init._target_.endswith("GlorotUniform") and n.init.bias == "zero"

@@ -2,6 +2,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from conftest import from_yaml
 
 from synthlab import SynthlabError
 from synthlab.nets import vgg as V
@@ -28,7 +29,7 @@ def torchvision_vgg19_state(seed=0):
 
 
 def _vgg(weights="random"):
-    return V.VGG19(torch.nn.ReLU, GlorotUniform(), weights=weights)
+    return from_yaml(V.VGG19, "network/vgg19", torch.nn.ReLU, GlorotUniform(), weights=weights)
 
 
 def test_torchvision_state_dict_loads_exactly(tmp_path):
@@ -87,7 +88,7 @@ def test_any_size_reaches_the_fc_layers(hw):
 
 
 def test_pool_options_and_taps():
-    net = V.VGG19(torch.nn.ReLU, GlorotUniform(), pool="avg", fc_pool="avg")
+    net = from_yaml(V.VGG19, "network/vgg19", torch.nn.ReLU, GlorotUniform(), weights="random", pool="avg", fc_pool="avg")
     assert isinstance(net.features[4], torch.nn.AvgPool2d) and isinstance(net.avgpool, torch.nn.AdaptiveAvgPool2d)
     with pytest.raises(SynthlabError, match="relu9_9"):
         net(torch.rand(1, 3, 64, 64), ["relu9_9"])
@@ -107,8 +108,8 @@ def test_fc_style_run_any_size_losses_fall(make_cfg, tmp_path):
 def test_fc_style_bad_input(make_cfg, tmp_path):
     (tmp_path / "x.txt").write_text("hello")
     for override, words in [("task.size=[24,24]", "at least 32"), (f"task.content={tmp_path}/x.txt", "cannot read image"),
-                            ("critic.content.layers=[fc9]", "fc9"), ("task.init=photo", "noise or content"),
-                            ("critic.gram.layer_weights=[1,2]", "2 values for 5 layers")]:
+                            ("critic.content.taps=[fc9]", "fc9"), ("task.init=photo", "noise or content"),
+                            ("critic.gram.layer_weights=[1,2]", "2 values for 5 taps")]:
         cfg = make_cfg(["task=fc_style", "network.weights=random", override, *FAST])
         with pytest.raises(SynthlabError, match=words):
             build(cfg, tmp_path)

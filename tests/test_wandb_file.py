@@ -7,9 +7,8 @@ import struct
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import TINY, cli
+from PIL import Image
 
 pb = pytest.importorskip("wandb.proto.wandb_internal_pb2")
 

@@ -11,7 +11,6 @@ direct convolution against the exact FFT paths.
 import argparse
 import time
 
-
 from synthlab.bench import common_args, finish, machine, sync, table
 
 # every variant pins its knobs (critic, layout, dtype, reuse), so changing the task's defaults never
@@ -25,7 +24,7 @@ VARIANTS = {
     # the default adds a sliced Wasserstein term on the same layers and on conv1_1/conv2_1 of
     # the image pooled by 4 (quality, not speed)
     "+sliced term (critic=patches_sliced) = the default": {"critic": "patches_sliced", "critic.sliced.weight": "300",
-                                                           "critic.sliced.layers": "[conv1_1@4,conv2_1@4,conv3_1,conv4_1]"},
+                                                           "critic.sliced.taps": "[conv1_1@4,conv2_1@4,conv3_1,conv4_1]"},
     "+bf16 matching": {PATCHES + "match_dtype": "bfloat16"},
     "+matches reused (k), trades SWD": {PATCHES + "match_every": "{k}"},
 }
@@ -65,7 +64,7 @@ def match_seconds(task) -> float:
 
 def per_eval(size, overrides, evals, device):
     """Seconds per evaluation and the share in matching, at `size` px in one phase."""
-    _, task = build([f"task.size=[{size},{size}]", f"task.exemplar_size={size}", "task.phases=1", "seed=0",
+    _, task = build([f"task.size=[{size},{size}]", f"task.exemplar_max_side={size}", "task.phases=1", "seed=0",
                      *overrides], device)
     task.start_phase(0)
     task.solver.spend(2, task.loss)  # warm-up: allocator, kernels, the first matching
@@ -134,7 +133,7 @@ def main(argv) -> int:
         for ex in a.exemplars:
             ref = None
             for name, ovr in vs.items():
-                r = {"variant": name, **synthesis([f"task.size=[{a.runs},{a.runs}]", f"task.exemplar_size={a.runs}",
+                r = {"variant": name, **synthesis([f"task.size=[{a.runs},{a.runs}]", f"task.exemplar_max_side={a.runs}",
                                                    f"task.phases={a.phases}", f"task.iterations={a.iterations}",
                                                    f"task.exemplar={ex}", "seed=0", *ovr, *a.overrides], a.device)}
                 ref = ref or r

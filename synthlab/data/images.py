@@ -11,7 +11,6 @@ from synthlab.checks import image_source
 from synthlab.errors import SynthlabError
 
 
-
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
     """Any PIL mode -> float32 (H, W, 3) in [0, 1]. Alpha is dropped (composited over black
     would darken edges; the texture is in the colour channels)."""

@@ -140,8 +140,8 @@ def by_class(images: torch.Tensor, labels: torch.Tensor, per_class: int, size: i
 
 
 class MNISTData(pl.LightningDataModule):
-    def __init__(self, root: str = "data/mnist", batch_size: int = 2000, crop: int = 26, limit: int = 0,
-                 download: bool = True, seed: int = 0):
+    def __init__(self, *, root: str, batch_size: int, crop: int, limit: int,
+                 download: bool, seed: int):
         super().__init__()
         if batch_size < 1 or not 1 <= crop <= 28:
             raise SynthlabError(f"data.batch_size must be >= 1 and data.crop in 1..28, got {batch_size}, {crop}")

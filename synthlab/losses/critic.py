@@ -1,8 +1,8 @@
 """The critic interface: a loss on the tapped layers of a feature network.
 
-A task runs its feature net once per evaluation on the union of its critics' layers, hands each
-critic the features (a dict: layer name -> (1, C, H, W) tensor, or (1, N) for fc layers) and
-sums their losses. Targets are set once per phase. A new loss is one subclass here plus one
+A task runs its feature net once per evaluation on the union of its critics' taps (the layers
+they read, `conv3_1` or `conv3_1@4` for the image pooled by 4), hands each critic the features
+(a dict: tap -> (1, C, H, W) tensor, or (1, N) for fc layers) and sums their losses. Targets are set once per phase. A new loss is one subclass here plus one
 file in conf/critic/ (see docs/architecture.md).
 """
 
@@ -16,10 +16,10 @@ from synthlab.errors import SynthlabError
 class Critic:
     image = "style"  # which of the task's images the targets come from: "style" or "content"
 
-    def __init__(self, layers, weight: float = 1.0):
-        if isinstance(layers, str) or not list(layers):
-            raise SynthlabError(f"{type(self).__name__}: layers must be a non-empty list of layer names, got {layers!r}")
-        self.layers, self.weight = [str(l) for l in layers], self.number("weight", weight)
+    def __init__(self, taps, *, weight: float):
+        if isinstance(taps, str) or not list(taps):
+            raise SynthlabError(f"{type(self).__name__}: taps must be a non-empty list of layer names, got {taps!r}")
+        self.taps, self.weight = [str(t) for t in taps], self.number("weight", weight)
 
     def number(self, key: str, v, positive: bool = False) -> float:
         """A finite number >= 0 (> 0 if positive), or one line naming this critic's key."""
@@ -43,8 +43,8 @@ class Critic:
 
 
 def taps(critics) -> list:
-    """The layers a list of critics reads, each once, in order."""
-    return list(dict.fromkeys(l for c in critics for l in c.layers))
+    """The taps a list of critics reads, each once, in order."""
+    return list(dict.fromkeys(t for c in critics for t in c.taps))
 
 
 def active(critics: dict, task: str, example: str) -> list:

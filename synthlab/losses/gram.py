@@ -17,16 +17,16 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
 class GramCritic(Critic):
     """Sum over layers of layer_weight * |G(f) - G(target)|^2, times weight."""
 
-    def __init__(self, layers, weight: float = 1.0, layer_weights=None):
-        super().__init__(layers, weight)
-        lw = [1.0] * len(self.layers) if layer_weights is None else [float(v) for v in layer_weights]
-        if len(lw) != len(self.layers):
-            raise SynthlabError(f"GramCritic: layer_weights has {len(lw)} values for {len(self.layers)} layers")
-        self.layer_weights = dict(zip(self.layers, lw))
+    def __init__(self, taps, *, weight: float, layer_weights):
+        super().__init__(taps, weight=weight)
+        lw = [1.0] * len(self.taps) if layer_weights is None else [float(v) for v in layer_weights]
+        if len(lw) != len(self.taps):
+            raise SynthlabError(f"GramCritic: layer_weights has {len(lw)} values for {len(self.taps)} taps")
+        self.layer_weights = dict(zip(self.taps, lw))
         self.targets = {}
 
     def set_target(self, feats):
-        self.targets = {l: gram(feats[l]).detach() for l in self.layers}
+        self.targets = {l: gram(feats[l]).detach() for l in self.taps}
 
     def loss(self, feats):
         return self.weight * sum(w * F.mse_loss(gram(feats[l]), self.targets[l], reduction="sum")
@@ -38,12 +38,12 @@ class ContentCritic(Critic):
 
     image = "content"
 
-    def __init__(self, layers, weight: float = 1.0):
-        super().__init__(layers, weight)
+    def __init__(self, taps, *, weight: float):
+        super().__init__(taps, weight=weight)
         self.targets = {}
 
     def set_target(self, feats):
-        self.targets = {l: feats[l].detach() for l in self.layers}
+        self.targets = {l: feats[l].detach() for l in self.taps}
 
     def loss(self, feats):
-        return self.weight * sum(F.mse_loss(feats[l], self.targets[l]) for l in self.layers)
+        return self.weight * sum(F.mse_loss(feats[l], self.targets[l]) for l in self.taps)

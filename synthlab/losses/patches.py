@@ -200,15 +200,15 @@ class PatchCritic(Critic):
 
     part = PatchLayer
 
-    def __init__(self, layers, weight: float = 100.0, variety: float = 0.0, budget_mb: float = 32.0,
-                 match_every: int = 1, match_dtype: str = "auto"):
-        super().__init__(layers, weight)
+    def __init__(self, taps, *, weight: float, variety: float, budget_mb: float,
+                 match_every: int, match_dtype: str):
+        super().__init__(taps, weight=weight)
         if not isinstance(match_every, int) or isinstance(match_every, bool) or match_every < 1:
             raise SynthlabError(f"PatchCritic: match_every must be an integer >= 1, got {match_every!r}")
         if match_dtype not in DTYPES:
             raise SynthlabError(f"PatchCritic: match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
         variety, budget_mb = self.number("variety", variety), self.number("budget_mb", budget_mb, positive=True)
-        self.parts = {l: self.part(self.weight, variety, budget_mb, match_every, match_dtype) for l in self.layers}
+        self.parts = {l: self.part(self.weight, variety, budget_mb, match_every, match_dtype) for l in self.taps}
 
     def set_target(self, feats):
         for l, p in self.parts.items():
@@ -227,5 +227,5 @@ class ReferencePatchCritic(PatchCritic):
 
     part = ReferencePatchLayer
 
-    def __init__(self, layers, weight: float = 100.0, variety: float = 0.0):
-        super().__init__(layers, weight, variety, budget_mb=1e12, match_every=1, match_dtype="float32")
+    def __init__(self, taps, *, weight: float, variety: float):
+        super().__init__(taps, weight=weight, variety=variety, budget_mb=1e12, match_every=1, match_dtype="float32")

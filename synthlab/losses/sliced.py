@@ -31,8 +31,8 @@ def quantiles(sorted_rows: torch.Tensor, n: int) -> torch.Tensor:
 class SlicedCritic(Critic):
     """Sum over layers of mean((sort(D^T f) - sort(D^T f_target))^2), times weight."""
 
-    def __init__(self, layers, weight: float = 1.0, directions: int = 0, resample_every: int = 0, seed: int = 0):
-        super().__init__(layers, weight)
+    def __init__(self, taps, *, weight: float, directions: int, resample_every: int, seed: int):
+        super().__init__(taps, weight=weight)
         if not isinstance(directions, int) or directions < 0:
             raise SynthlabError(f"SlicedCritic: directions must be an integer >= 0 (0: one per channel), got {directions!r}")
         if not isinstance(resample_every, int) or resample_every < 0:
@@ -43,7 +43,7 @@ class SlicedCritic(Critic):
         self.draws = self.calls = 0
 
     def set_target(self, feats):
-        self.feats = {l: feats[l].detach().flatten(2)[0] for l in self.layers}  # (C, N)
+        self.feats = {l: feats[l].detach().flatten(2)[0] for l in self.taps}  # (C, N)
         self.calls = 0
         self.draw()
 
@@ -62,7 +62,7 @@ class SlicedCritic(Critic):
             self.draw()
         self.calls += 1
         total = 0.0
-        for l in self.layers:
+        for l in self.taps:
             f = feats[l].flatten(2)[0]
             p = torch.sort(self.dirs[l].t() @ f, dim=1).values
             total = total + F.mse_loss(p, quantiles(self.sorted[l], p.shape[1]))

@@ -18,8 +18,8 @@ def slope(h: int, w: int) -> torch.Tensor:
 
 
 class ConvCPPN(nn.Module):
-    def __init__(self, activation, init, layers: int = 10, channels: int = 10, kernel: int = 3,
-                 norm_scale: float = 3.0, norm_shift_std: float = 2.0, out_channels: int = 3, seed: int = 0):
+    def __init__(self, activation, init, *, layers: int, channels: int, kernel: int,
+                 norm_scale: float, norm_shift_std: float, out_channels: int, seed: int):
         super().__init__()
         if layers < 1 or channels < 1 or kernel not in (1, 3):
             raise SynthlabError(f"conv_cppn needs layers >= 1, channels >= 1 and kernel 1 or 3, "

@@ -74,9 +74,9 @@ class CPPN(nn.Module):
     width schedule `constant`, or `halving` (width, width/2, ... >= 1: Paras Chopra's
     'Neuro-pollock'). bias: `all` layers, `first` (input layer only, as Chopra) or `none`."""
 
-    def __init__(self, activation, init, out_activation, depth: int = 8, width: int = 16,
-                 schedule: str = "constant", channels: int = 3, in_dim: int = 3, z_dim: int = 0,
-                 bias: str = "all", z_scale: float = 1.0, in_activation=None, seed: int = 0):
+    def __init__(self, activation, init, out_activation, *, depth: int, width: int,
+                 schedule: str, channels: int, in_dim: int, z_dim: int,
+                 bias: str, z_scale: float, in_activation, seed: int):
         super().__init__()
         if depth < 0 or width < 1 or channels < 1 or z_dim < 0:
             raise SynthlabError(f"network depth >= 0, width >= 1, channels >= 1 and z_dim >= 0 needed, "
@@ -126,9 +126,9 @@ class ResidualCPPN(nn.Module):
 
     kernels = ("auto", "fused", "torch")
 
-    def __init__(self, blocks: int = 24, width: int = 6, sub_depth: int = 4, channels: int = 1,
-                 in_dim: int = 3, z_dim: int = 32, z_scale: float = 8.0, std_in: float = 0.05,
-                 std_relu: float = 1.0, std_gate: float = 0.001, kernel: str = "auto", seed: int = 0):
+    def __init__(self, *, blocks: int, width: int, sub_depth: int, channels: int,
+                 in_dim: int, z_dim: int, z_scale: float, std_in: float,
+                 std_relu: float, std_gate: float, kernel: str, seed: int):
         super().__init__()
         if kernel not in self.kernels:
             raise SynthlabError(f"unknown network.kernel {kernel!r}; choose one of: {', '.join(self.kernels)}")
@@ -139,6 +139,9 @@ class ResidualCPPN(nn.Module):
                        "network=resnet_cppn")
         self.in_dim, self.z_dim, self.channels, self.z_scale = in_dim, z_dim, channels, z_scale
         self.width, self.kernel = width, kernel
+        # what a checkpoint needs to rebuild this net exactly (gan_sample), the weights aside
+        self.shape = dict(blocks=blocks, width=width, sub_depth=sub_depth, channels=channels, in_dim=in_dim,
+                          z_dim=z_dim, z_scale=float(z_scale), std_in=std_in, std_relu=std_relu, std_gate=std_gate)
         self.coord_in = Dense(in_dim, width, bias=False)
         self.z_in = Dense(z_dim, width)
         self.blocks = nn.ModuleList(

@@ -30,8 +30,8 @@ class RandomMultiscaleNet(FeatureNet):
     names = ["conv1"]
     label = "network=random_multiscale"
 
-    def __init__(self, activation, init, sizes=(3, 5, 7, 11, 15, 23, 37, 55), maps: int = 128,
-                 conv: str = "auto", padding: str = "circular", seed: int = 0, in_channels: int = 3):
+    def __init__(self, activation, init, *, sizes, maps: int,
+                 conv: str, padding: str, seed: int, in_channels: int):
         super().__init__()
         sizes = [int(k) for k in sizes]
         if not sizes or min(sizes) < 1 or any(k % 2 == 0 for k in sizes):

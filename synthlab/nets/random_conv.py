@@ -20,8 +20,8 @@ from synthlab.nets.layers import init_layers, run_taps
 class RandomConvNet(FeatureNet):
     label = "network=random_conv"
 
-    def __init__(self, activation, downsampling, init, units: float = 1.0, depth: int = 1,
-                 widths=(48, 80, 112, 176), convs=(2, 2, 3, 3), seed: int = 0, in_channels: int = 3):
+    def __init__(self, activation, downsampling, init, *, units: float, depth: int,
+                 widths, convs, seed: int, in_channels: int):
         super().__init__()
         if units <= 0:
             raise SynthlabError(f"network.units must be positive, got {units}")

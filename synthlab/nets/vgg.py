@@ -36,8 +36,8 @@ class VGG19(FeatureNet):
     min_size = MIN_SIZE
     label = "network=vgg19"
 
-    def __init__(self, activation, init, weights: str = "random", pool: str = "max", fc_pool: str = "max",
-                 seed: int = 0):
+    def __init__(self, activation, init, *, weights: str, pool: str, fc_pool: str,
+                 seed: int):
         super().__init__()
         pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
         fc_pools = {"max": nn.AdaptiveMaxPool2d, "avg": nn.AdaptiveAvgPool2d}

@@ -15,7 +15,7 @@ from synthlab.tasks.base import Task
 class MNISTClassifier(Task):
     items = "digits"
 
-    def __init__(self, optim, data, out_dir, holdout: int = 1000, seed: int = 0, name: str = "mnist_classifier"):
+    def __init__(self, optim, data, out_dir, *, holdout: int, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         if holdout < 1:
             raise SynthlabError(f"task.holdout must be >= 1, got {holdout}")

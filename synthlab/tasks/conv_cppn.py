@@ -25,8 +25,8 @@ def lab_to_rgb(x: torch.Tensor) -> torch.Tensor:
 class ConvCPPNTask(Task):
     trains = False
 
-    def __init__(self, net, out_dir, size=(400, 600), crop: int = 5, color: str = "lab", seed: int = 0,
-                 name: str = "conv_cppn"):
+    def __init__(self, net, out_dir, *, size, crop: int, color: str, seed: int,
+                 name: str):
         super().__init__(out_dir, name, seed)
         h, w = image_size(size)
         if crop < 0:

@@ -11,23 +11,22 @@ from pathlib import Path
 
 import torch
 
+from synthlab.checks import animation_kind
 from synthlab.errors import SynthlabError
 from synthlab.io import save_png
 from synthlab.metrics import complexity
 from synthlab.nets.cppn import Coords, n_params
 from synthlab.render import check_size, compiled, render, save_gif, save_mp4, timeline
-from synthlab.checks import animation_kind
 from synthlab.tasks.base import Task, image_size, steps_loader
-
 
 
 class CPPNTask(Task):
     trains = False
 
-    def __init__(self, net, out_dir, size=(512, 512), coords: str = "symmetric", scale: float = 1.0,
-                 zoom: float = 1.0, z_dist: str = "normal", z_scale: float = 1.0, z=None, images: int = 1,
-                 animation=None, tile: int = 1 << 18, invert: bool = False, compile: bool = False, seed: int = 0,
-                 name: str = "cppn"):
+    def __init__(self, net, out_dir, *, size, coords: str, scale: float,
+                 zoom: float, z_dist: str, z_scale: float, z, images: int,
+                 animation, tile: int, invert: bool, compile: bool, seed: int,
+                 name: str):
         super().__init__(out_dir, name, seed)
         self.net, self.size, self.images, self.tile, self.invert = net, image_size(size), images, tile, invert
         self.forward_fn = compiled(net) if compile else None  # what render() evaluates (None: the net)

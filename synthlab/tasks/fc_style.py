@@ -16,10 +16,10 @@ from synthlab.tasks.base import ImageTask, image_size
 
 
 class FCStyle(ImageTask):
-    def __init__(self, net, optim, critics: dict, out_dir, content: str = "skimage:astronaut", style=None,
-                 size=(224, 224), tv_weight: float = 1e-3, init: str = "noise", phases: int = 1,
-                 iterations: int = 100, evals_per_step: int = 10, frames_every: int = 0, seed: int = 0,
-                 name: str = "fc_style"):
+    def __init__(self, net, optim, critics: dict, out_dir, *, content: str, style,
+                 size, tv_weight: float, init: str, phases: int,
+                 iterations: int, evals_per_step: int, frames_every: int, seed: int,
+                 name: str):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, out_dir, name, seed)
         if not tv_weight >= 0:
             raise SynthlabError(f"task.tv_weight must be >= 0, got {tv_weight}")

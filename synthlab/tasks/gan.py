@@ -11,48 +11,28 @@ config). The optimisers come from the `optim` group; global gradient norm clippe
 training crop is the data's (`data.crop`).
 """
 
-import json
-from pathlib import Path
+import re
 
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.callbacks import ModelCheckpoint
 
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
-from synthlab.io import load_weights, save_png, write_text
-from synthlab.nets.cppn import Coords
+from synthlab.io import epoch_checkpoints, load_weights, save_png
+from synthlab.metrics.digits import class_consistency, load_classifier, per_class_consistency, render_scores
+from synthlab.nets.cppn import Coords, ResidualCPPN
 from synthlab.nets.discriminator import Discriminator
 from synthlab.nets.encoder import Encoder
+from synthlab.render import grid
+from synthlab.runfolder import RunFolder
 from synthlab.tasks.base import Task
 
 FAKE = 10
-# the reference's accuracy gates (partial_train): G steps stop above g_stop; D trains on fakes
-# while d_fake < d_fake_below and g > g_above, until d_fake_stop; else on reals while
-# d_real < d_real_below, until d_real_stop
-GATES = {"g_stop": 0.98, "d_fake_below": 0.7, "g_above": 0.6, "d_fake_stop": 0.75, "d_real_below": 0.6,
-         "d_real_stop": 0.7}
-
-
-class EpochCheckpoint(ModelCheckpoint):
-    """Checkpoints named by the 1-based epoch they end (epoch001.ckpt after the first), like the
-    sample sheets and epochs.jsonl; Lightning counts from 0."""
-
-    def format_checkpoint_name(self, metrics, filename=None, ver=None, prefix=None):
-        if "epoch" in metrics:
-            metrics = {**metrics, "epoch": int(metrics["epoch"]) + 1}
-        return super().format_checkpoint_name(metrics, filename, ver, prefix)
-
-
-def grid(imgs: torch.Tensor, nrow: int = 10, pad: int = 2) -> torch.Tensor:
-    """(B, 1, h, w) -> (1, H, W) contact sheet."""
-    b, c, h, w = imgs.shape
-    rows = (b + nrow - 1) // nrow
-    out = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
-    for i, im in enumerate(imgs):
-        y, x = divmod(i, nrow)
-        out[:, pad + y * (h + pad): pad + y * (h + pad) + h, pad + x * (w + pad): pad + x * (w + pad) + w] = im
-    return out
+# the reference's accuracy gates (partial_train), their values set in conf/task/gan.yaml: G
+# steps stop above g_stop; D trains on fakes while d_fake < d_fake_below and g > g_above, until
+# d_fake_stop; else on reals while d_real < d_real_below, until d_real_stop
+GATES = ("g_stop", "d_fake_below", "g_above", "d_fake_stop", "d_real_below", "d_real_stop")
+REAL_WEIGHT = 10  # D's loss: ten parts real digits to one part fakes, as the reference's d_loss
 
 
 def kl_loss(mean, logvar, pixels):
@@ -64,10 +44,10 @@ class CPPNGAN(Task):
     stale_keys = ("classifier.",)  # checkpoints from before the classifier was kept apart
     items = "digits"
 
-    def __init__(self, net, optim, data, out_dir, scale: float = 8.0, clip: float = 5.0, kl_weight: float = 10.0,
-                 keep_prob: float = 0.65, g_steps: int = 16, d_steps: int = 8, chunk: int = 0,
-                 recon_weight: float = 0.0, gan_weight: float = 1.0, gates=None, classifier: str | None = None,
-                 render_every: int = 0, render_size: int = 1080, seed: int = 0, name: str = "gan"):
+    def __init__(self, net, optim, data, out_dir, *, scale: float, clip: float, kl_weight: float,
+                 keep_prob: float, g_steps: int, d_steps: int, chunk: int,
+                 recon_weight: float, gan_weight: float, gates, classifier: str | None,
+                 render_every: int, render_size: int, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
         self.G, self.optim, self.data, self.size = net, optim, data, data.crop
@@ -75,16 +55,16 @@ class CPPNGAN(Task):
         self.D = self.make_discriminator()
         self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
         self.chunk, self.recon_weight, self.gan_weight = chunk, recon_weight, gan_weight
-        self.gates = {**GATES, **dict(gates or {})}
+        self.gates = dict(gates)
         if set(self.gates) != set(GATES) or not all(0 <= float(v) <= 1 for v in self.gates.values()):
-            raise SynthlabError(f"task.gates takes accuracies in [0, 1] for {', '.join(GATES)}; got {dict(gates or {})}")
+            raise SynthlabError(f"task.gates takes accuracies in [0, 1] for {', '.join(GATES)}; got {self.gates}")
         coords = Coords("symmetric", scale, 1.0, net.in_dim == 3)
         self.register_buffer("pts", coords.points(self.size, self.size, 0, self.size), persistent=False)
         self.classifier_path = classifier
         if render_every < 0 or render_size < 1:
             raise SynthlabError(f"task.render_every must be >= 0 and task.render_size >= 1, got {render_every}, {render_size}")
         self.render_every, self.render_size = render_every, render_size
-        self.aux = {}  # the scoring classifier: kept out of the module, so out of checkpoints
+        self.scorer = {}  # the classifier that scores samples: a dict keeps it out of the module and its checkpoints
         self.last_sheet = None  # the latest class-by-class sample sheet
 
     def make_discriminator(self):
@@ -101,17 +81,27 @@ class CPPNGAN(Task):
     def generate(self, z):
         return self.G(self.pts, z).reshape(-1, self.G.channels, self.size, self.size)
 
+    def eg_params(self) -> list:
+        """The encoder's and the generator's parameters: the VAE part, trained together."""
+        return list(self.E.parameters()) + list(self.G.parameters())
+
     def configure_optimizers(self):
         # d and d_real are separate optimisers on the same D, as the reference's d_opt and d_opt_real
-        return [self.optim(list(self.E.parameters()) + list(self.G.parameters())), self.optim(self.D.parameters()),
-                self.optim(self.D.parameters())]
+        return [self.optim(self.eg_params()), self.optim(self.D.parameters()), self.optim(self.D.parameters())]
 
     def configure_callbacks(self):
-        # every epoch kept (the post compares epoch 6 with 24), plus last.ckpt for resume=true
-        return [EpochCheckpoint(dirpath=self.out_dir / "checkpoints", filename="epoch{epoch:03d}",
-                                auto_insert_metric_name=False, every_n_epochs=1, save_top_k=-1, save_last=True)]
+        return [epoch_checkpoints(self.out_dir / "checkpoints")]
 
-    def _step(self, opt, loss, params, backward=None):
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["generator"] = self.G.shape  # gan_sample rebuilds G from it, z_scale included
+
+    def d_loss(self, real_logits, y, fake_logits):
+        """The classifier-discriminator's loss: the real digits' classes and class 10 for fakes."""
+        return (REAL_WEIGHT * F.cross_entropy(real_logits, y)
+                + F.cross_entropy(fake_logits, torch.full_like(y, FAKE))) / (REAL_WEIGHT + 1)
+
+    def step(self, opt, loss, params, backward=None):
+        """One optimiser step on loss, its gradient norm clipped (backward: as in g_update)."""
         opt.zero_grad()
         (backward or self.manual_backward)(loss)
         torch.nn.utils.clip_grad_norm_(params, self.clip)
@@ -147,8 +137,7 @@ class CPPNGAN(Task):
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
             backward(z, gradient=zd.grad)
-        params = list(self.E.parameters()) + list(self.G.parameters())
-        torch.nn.utils.clip_grad_norm_(params, self.clip)
+        torch.nn.utils.clip_grad_norm_(self.eg_params(), self.clip)
         opt.step()
         return g_loss.detach(), kl.detach(), self.acc(logits, y)
 
@@ -184,33 +173,32 @@ class CPPNGAN(Task):
         x, y = batch
         g_opt, d_opt, dr_opt = self.optimizers()
         fake_y = torch.full_like(y, FAKE)
-        gt = self.gates
+        gates = self.gates
         self.D.requires_grad_(False)
         for n_g in range(1, self.g_steps + 1):
             g_loss, kl, g_acc = self.g_update(g_opt, x, y)
-            if g_acc > gt["g_stop"]:  # measured before this step's update, as the reference's accuracy
+            if g_acc > gates["g_stop"]:  # measured before this step's update, as the reference's accuracy
                 break
         self.D.requires_grad_(True)
         with torch.no_grad():
             g_loss, kl, g_acc, fake = self.g_pass(x, y)
             d_real_acc, d_fake_acc = self.acc(self.D(x), y), self.acc(self.D(fake), fake_y)
-        n_d = n_r = 0
-        if d_fake_acc < gt["d_fake_below"] and g_acc > gt["g_above"]:
-            for n_d in range(1, self.d_steps + 1):
-                lr_, lf = self.D(x), self.D(fake)
-                d_loss = (10 * F.cross_entropy(lr_, y) + F.cross_entropy(lf, fake_y)) / 11
-                self._step(d_opt, d_loss, list(self.D.parameters()))
-                if self.acc(lf, fake_y) > gt["d_fake_stop"]:
+        n_fake = n_real = 0
+        if d_fake_acc < gates["d_fake_below"] and g_acc > gates["g_above"]:
+            for n_fake in range(1, self.d_steps + 1):
+                real_logits, fake_logits = self.D(x), self.D(fake)
+                self.step(d_opt, self.d_loss(real_logits, y, fake_logits), list(self.D.parameters()))
+                if self.acc(fake_logits, fake_y) > gates["d_fake_stop"]:
                     break
-        elif d_real_acc < gt["d_real_below"]:
-            for n_r in range(1, self.d_steps + 1):
-                lr_ = self.D(x)
-                self._step(dr_opt, F.cross_entropy(lr_, y), list(self.D.parameters()))
-                if self.acc(lr_, y) > gt["d_real_stop"]:
+        elif d_real_acc < gates["d_real_below"]:
+            for n_real in range(1, self.d_steps + 1):
+                real_logits = self.D(x)
+                self.step(dr_opt, F.cross_entropy(real_logits, y), list(self.D.parameters()))
+                if self.acc(real_logits, y) > gates["d_real_stop"]:
                     break
         self.log_dict({"g_loss": g_loss, "kl": kl, "g_acc": g_acc, "d_real_acc": d_real_acc,
-                       "d_fake_acc": d_fake_acc, "g_steps": float(n_g), "d_steps": float(n_d),
-                       "d_real_steps": float(n_r)}, prog_bar=True)
+                       "d_fake_acc": d_fake_acc, "g_steps": float(n_g), "d_steps": float(n_fake),
+                       "d_real_steps": float(n_real)}, prog_bar=True)
 
     # --- per epoch: samples and class consistency ------------------------------------------
     @torch.no_grad()
@@ -242,9 +230,7 @@ class CPPNGAN(Task):
             # the post's trade-off: what the big renders of this epoch look like, as numbers
             z, _ = self.class_z(per_class=1)
             row.update(render_scores(clf, render_digits(self.G, z, self.render_size, self.render_size, self.scale), self.size))
-        log = self.out_dir / "epochs.jsonl"  # one line per epoch, kept across kills and resumes
-        rows = [r for r in read_epochs(log) if r["epoch"] < row["epoch"]] + [row]
-        write_text(log, "".join(json.dumps(r) + "\n" for r in rows))  # whole file, atomically
+        RunFolder(self.out_dir).write_epoch(row)  # one line per epoch, kept across kills and resumes
         self.last_sheet = grid(imgs.cpu())
         save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", self.last_sheet)
         self.log_images("samples", [self.last_sheet], [f"epoch {self.current_epoch + 1}"])
@@ -254,88 +240,14 @@ class CPPNGAN(Task):
         return self.last_sheet
 
     def classifier_net(self):
-        if "classifier" not in self.aux and self.classifier_path:
-            self.aux["classifier"] = load_classifier(self.classifier_path, self.size).to(self.device)
-        return self.aux.get("classifier")
+        if "classifier" not in self.scorer and self.classifier_path:
+            self.scorer["classifier"] = load_classifier(self.classifier_path, self.size).to(self.device)
+        return self.scorer.get("classifier")
 
     def save_outputs(self, text: dict) -> dict:
-        log = self.out_dir / "epochs.jsonl"
-        per_epoch = read_epochs(log)
+        per_epoch = RunFolder(self.out_dir).epochs()
         last = {k: v for k, v in (per_epoch[-1] if per_epoch else {}).items() if k != "epoch"}
         return {**last, "epochs": self.current_epoch, "per_epoch": per_epoch}  # completed epochs after fit
-
-
-def read_epochs(path: Path) -> list:
-    """epochs.jsonl, one row per epoch: a line cut by a kill is skipped, and an epoch run again
-    after a resume keeps its latest row."""
-    rows = {}
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            row = json.loads(line)
-            rows[row["epoch"]] = row
-        except (ValueError, KeyError, TypeError):
-            continue
-    return [rows[k] for k in sorted(rows)]
-
-
-def load_classifier(path, size: int):
-    """A task=mnist_classifier file that scores `size` x `size` digits, or one line saying why not."""
-    from synthlab.io import check_state
-
-    if not Path(path).is_file():
-        raise SynthlabError(f"classifier checkpoint not found: {path} (train one with task=mnist_classifier)")
-    state = load_weights(path, "classifier")
-    if not isinstance(state, dict) or "size" not in state or "state_dict" not in state:
-        raise SynthlabError(f"{path} is not a task=mnist_classifier file (no size and state_dict)")
-    if int(state["size"]) != size:
-        raise SynthlabError(f"classifier {path} scores {state['size']}x{state['size']} digits, but these are "
-                            f"{size}x{size}: train one with data.crop={size}")
-    net = Discriminator(10, size, 32)
-    check_state(net.state_dict(), state["state_dict"], f"classifier {path}")
-    net.load_state_dict(state["state_dict"])
-    return net.eval()
-
-
-@torch.no_grad()
-def class_consistency(classifier, imgs, y):
-    """Share of generated digits the separately trained classifier assigns to the intended class."""
-    if classifier is None:
-        return None
-    return float((classifier(imgs).argmax(1) == y).float().mean())
-
-
-def per_class_consistency(classifier, imgs, y) -> dict:
-    """The share for each intended class, so a digit the generator never makes shows as a 0
-    (the mean can hide it), plus the worst class and what the classifier saw instead."""
-    hit = classifier(imgs).argmax(1)
-    shares = {int(c): float((hit[y == c] == c).float().mean()) for c in y.unique()}
-    worst = min(shares, key=shares.get)
-    return {"per_class": [shares.get(c) for c in range(10)], "worst_class": worst, "worst": shares[worst]}
-
-
-def render_digits(G, z, h: int, w: int, scale: float = 8.0, tile: int = 1 << 18) -> torch.Tensor:
-    """One h x w render per z over the training coordinate range [-scale, scale]: (B, C, h, w)."""
-    from synthlab.render import render
-
-    return render(G, Coords("symmetric", scale, 1.0, G.in_dim == 3), h, w, z, tile)
-
-
-@torch.no_grad()
-def render_scores(classifier, digits: torch.Tensor, train_size: int) -> dict:
-    """Big renders of the digits 0..9 as numbers: their complexity (mean png_bpp and hf_share, as
-    the CPPN tasks log) and, with a classifier, whether they still read as their digit when
-    shrunk (antialiased) to the training size."""
-    from synthlab.data import resize
-    from synthlab.metrics.complexity import hf_share, png_bpp
-
-    out = {"render_png_bpp": sum(png_bpp(d) for d in digits) / len(digits),
-           "render_hf_share": sum(hf_share(d) for d in digits) / len(digits)}
-    if classifier is not None:
-        small = resize(digits, (train_size, train_size)).to(next(classifier.parameters()).device)
-        digits_y = torch.arange(len(digits), device=small.device) % 10
-        out["render_consistency"] = class_consistency(classifier, small, digits_y)
-        out["render_predicted"] = [int(v) for v in classifier(small).argmax(1)]
-    return out
 
 
 class CPPNGANVAE(CPPNGAN):
@@ -344,8 +256,7 @@ class CPPNGANVAE(CPPNGAN):
     (encoder + G), up to 4 generator steps until g_loss < 0.6, then one D step if d_loss > 0.6
     and g_loss < 0.75 (cppn_gan.md A')."""
 
-    def __init__(self, net, optim, data, out_dir, lr_g: float = 5e-3, vae_steps: int = 4, **kw):
-        kw.setdefault("keep_prob", 1.0)
+    def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
         super().__init__(net, optim, data, out_dir, **kw)
         self.lr_g, self.vae_steps = lr_g, vae_steps
 
@@ -355,8 +266,8 @@ class CPPNGANVAE(CPPNGAN):
 
     def configure_optimizers(self):
         # the VAE and D steps use the optim group's lr (1e-3); the generator-only step its own
-        eg = list(self.E.parameters()) + list(self.G.parameters())
-        return [self.optim(eg), self.optim(list(self.G.parameters()), lr=self.lr_g), self.optim(self.D.parameters())]
+        return [self.optim(self.eg_params()), self.optim(list(self.G.parameters()), lr=self.lr_g),
+                self.optim(self.D.parameters())]
 
     def losses(self, x):
         mean, logvar = self.E(x)
@@ -374,19 +285,57 @@ class CPPNGANVAE(CPPNGAN):
         self.D.requires_grad_(False)
         for _ in range(self.vae_steps):
             vae, g, _ = self.losses(x)
-            self._step(vae_opt, vae, list(self.E.parameters()) + list(self.G.parameters()))
+            self.step(vae_opt, vae, self.eg_params())
         for n_g in range(1, 5):
             vae, g, fake = self.losses(x)
-            self._step(g_opt, g + vae, list(self.G.parameters()))
+            self.step(g_opt, g + vae, list(self.G.parameters()))
             if g < 0.6:
                 break
         self.D.requires_grad_(True)
-        lr_, lf = self.D(x)[:, 0], self.D(fake.detach())[:, 0]
-        d = (F.binary_cross_entropy_with_logits(lr_, torch.ones_like(lr_))
-             + F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))) / 2
+        real_logits, fake_logits = self.D(x)[:, 0], self.D(fake.detach())[:, 0]
+        d = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+             + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))) / 2
         n_d = 0
         if d > 0.6 and g < 0.75:
-            self._step(d_opt, d, list(self.D.parameters()))
+            self.step(d_opt, d, list(self.D.parameters()))
             n_d = 1
         self.log_dict({"vae_loss": vae.detach(), "g_loss": g.detach(), "d_loss": d.detach(), "g_steps": float(n_g),
                        "d_steps": float(n_d)}, prog_bar=True)
+
+
+def render_digits(G, z, h: int, w: int, scale: float, tile: int = 1 << 18) -> torch.Tensor:
+    """One h x w render per z over the training coordinate range [-scale, scale]: (B, C, h, w)."""
+    from synthlab.render import render
+
+    return render(G, Coords("symmetric", scale, 1.0, G.in_dim == 3), h, w, z, tile)
+
+
+# checkpoints from before the generator's shape was recorded (round 3): every one of them was
+# trained with these (network=resnet_cppn's values then); the rest is read from the weights
+OLD_GENERATOR = dict(z_scale=8.0, std_in=0.05, std_relu=1.0, std_gate=0.001)
+
+
+def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
+    """Generator and encoder from a task=gan checkpoint (weights_only), rebuilt as trained."""
+    ckpt = load_weights(path)
+    sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(sd, dict):
+        raise SynthlabError(f"{path} is not a task=gan checkpoint (no state_dict)")
+    g = {k[2:]: v for k, v in sd.items() if k.startswith("G.")}
+    e = {k[2:]: v for k, v in sd.items() if k.startswith("E.")}
+    try:
+        shape = ckpt.get("generator")
+        if not isinstance(shape, dict):
+            width, in_dim = g["coord_in.weight"].shape
+            shape = dict(OLD_GENERATOR, width=width, in_dim=in_dim, channels=g["out.weight"].shape[0],
+                         z_dim=g["z_in.weight"].shape[1],
+                         blocks=1 + max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.(\d+)\.", k))),
+                         sub_depth=max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.0\.(\d+)\.", k))))
+        net = ResidualCPPN(**shape, kernel="auto", seed=0)  # the seed only draws weights, replaced here
+        net.load_state_dict(g)
+        enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0])
+        enc.load_state_dict(e)
+    except (KeyError, ValueError, RuntimeError, TypeError) as err:
+        raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
+                            f"{str(err).splitlines()[0][:200]}") from None
+    return net.eval(), enc.eval()

@@ -3,51 +3,25 @@ the shared tiled renderer, random-z samples, and the 0 -> 1 -> ... -> 9 -> 0 lat
 training crop size is read from the checkpoint (the encoder's input)."""
 
 import math
-import re
 
 import torch
 
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
-from synthlab.io import load_weights, save_png
-from synthlab.nets.cppn import ResidualCPPN
-from synthlab.nets.encoder import Encoder
-from synthlab.render import check_size, save_gif, save_mp4, timeline, video_ready
+from synthlab.io import save_png
+from synthlab.metrics.digits import class_consistency, load_classifier, per_class_consistency, render_scores
+from synthlab.render import check_size, grid, save_gif, save_mp4, timeline, video_ready
 from synthlab.tasks.base import Task, image_size, steps_loader
-from synthlab.tasks.gan import (class_consistency, grid, load_classifier, per_class_consistency, render_digits,
-                                render_scores)
-
-
-def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
-    """Generator and encoder from a task=gan checkpoint (weights_only); shapes read from the file."""
-    ckpt = load_weights(path)
-    sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
-    if not isinstance(sd, dict):
-        raise SynthlabError(f"{path} is not a task=gan checkpoint (no state_dict)")
-    g = {k[2:]: v for k, v in sd.items() if k.startswith("G.")}
-    e = {k[2:]: v for k, v in sd.items() if k.startswith("E.")}
-    try:
-        blocks = 1 + max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.(\d+)\.", k)))
-        sub = max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.0\.(\d+)\.", k)))
-        width, in_dim = g["coord_in.weight"].shape
-        net = ResidualCPPN(blocks=blocks, width=width, sub_depth=sub, channels=g["out.weight"].shape[0],
-                           in_dim=in_dim, z_dim=g["z_in.weight"].shape[1])
-        net.load_state_dict(g)
-        enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0])
-        enc.load_state_dict(e)
-    except (KeyError, ValueError, RuntimeError) as err:
-        raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
-                            f"{str(err).splitlines()[0][:200]}") from None
-    return net.eval(), enc.eval()
+from synthlab.tasks.gan import load_gan, render_digits
 
 
 class GANSample(Task):
     trains = False
 
-    def __init__(self, checkpoint: str, out_dir, data_root: str = "data/mnist", size=(1080, 1080),
-                 scale: float = 8.0, per_class: int = 10, random: int = 100, morph: bool = True,
-                 morph_size: int = 256, morph_frames: int = 24, fps: float = 24.0, invert: bool = False,
-                 morph_formats=("gif", "mp4"), classifier: str | None = None, tile: int = 1 << 18, seed: int = 0, name: str = "gan_sample"):
+    def __init__(self, checkpoint: str, out_dir, *, data_root: str, size,
+                 scale: float, per_class: int, random: int, morph: bool,
+                 morph_size: int, morph_frames: int, fps: float, invert: bool,
+                 morph_formats, classifier: str | None, tile: int, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         self.G, self.E = load_gan(checkpoint)
         self.train_size = math.isqrt(self.E.body[1].in_features)  # the encoder reads crop x crop pixels

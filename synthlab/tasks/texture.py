@@ -3,7 +3,7 @@
 The image lives in the network's input space [-1, 1] (doodle.py's x/127.5 - 1). Phases,
 evaluation budget and optimiser are the Solver's; the losses are the configured critics (the
 `critic` group: Neural Patches plus sliced Wasserstein by default) on the layers they tap,
-plus TV smoothness. This module gives the exemplar targets per phase and the noise start.
+plus TV smoothness (tv_weight). This module gives the exemplar targets per phase and the noise start.
 """
 
 import torch
@@ -18,25 +18,25 @@ from synthlab.tasks.base import ImageTask, image_size
 class TextureSynthesis(ImageTask):
     value_range = (-1.0, 1.0)
 
-    def __init__(self, net, optim, critics: dict, out_dir, exemplar: str = "skimage:grass", size=256,
-                 exemplar_size=None, phases: int = 3, iterations: int = 100, smoothness: float = 0.1,
-                 noise_range=(0, 255), evals_per_step: int = 20, frames_every: int = 0, channels_last: bool = True,
-                 seed: int = 0, name: str = "texture"):
+    def __init__(self, net, optim, critics: dict, out_dir, *, exemplar: str, size,
+                 exemplar_max_side, phases: int, iterations: int, tv_weight: float,
+                 noise_range, evals_per_step: int, frames_every: int, channels_last: bool,
+                 seed: int, name: str):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, out_dir, name, seed)
-        if not smoothness >= 0:
-            raise SynthlabError(f"task.smoothness must be >= 0, got {smoothness}")
+        if not tv_weight >= 0:
+            raise SynthlabError(f"task.tv_weight must be >= 0, got {tv_weight}")
         lo, hi = noise_range
         if not 0 <= lo < hi <= 255:
             raise SynthlabError(f"task.noise_range must satisfy 0 <= lo < hi <= 255, got {list(noise_range)}")
         self.net, self.critics = net, active(critics or {}, "texture", "critic=patches")
         net.check_taps(taps(critics.values()))  # a switched-off critic's layers must exist too
         self.layers = taps(self.critics)
-        self.smoothness, self.noise_range = smoothness, (lo, hi)
+        self.tv_weight, self.noise_range = tv_weight, (lo, hi)
         self.channels_last = channels_last
         if channels_last:  # NHWC convs: faster with oneDNN on CPU and tensor cores on GPU
             net.to(memory_format=torch.channels_last)
         full = load_image(exemplar)
-        ex = fit_max_side(full, exemplar_size)
+        ex = fit_max_side(full, exemplar_max_side)
         # a capped exemplar changes the output's scale: metrics.json says by how much
         self.exemplar_scale, self.exemplar_original = ex.shape[-1] / full.shape[-1], list(full.shape[-2:])
         self.register_buffer("exemplar", ex, persistent=False)
@@ -83,8 +83,8 @@ class TextureSynthesis(ImageTask):
     def loss(self):
         feats = self.features(self.image)
         loss = sum(c.loss(feats) for c in self.critics)
-        if self.smoothness:
-            loss = loss + self.smoothness * tv_loss(self.image)
+        if self.tv_weight:
+            loss = loss + self.tv_weight * tv_loss(self.image)
         return loss
 
     def save_outputs(self, text: dict) -> dict:

@@ -10,9 +10,8 @@ a finished run (no metrics.json, no image). docs/reliability.md is the table of 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import TINY, cli, write_mnist
+from PIL import Image
 
 CPPN = ["task=cppn", "task.size=[32,32]", "logger=none"]
 CONV = ["task=conv_cppn", "task.size=[32,32]", "logger=none"]
@@ -92,7 +91,7 @@ def rows():
         ("texture", TINY, [ex + "{d}/empty.png"], "empty.png is empty (0 bytes)"),
         ("texture", TINY, [ex + "{d}/truncated.png"], "truncated.png"),
         ("texture", TINY, [ex + "{d}/text.png"], "cannot read image {d}/text.png"),
-        ("texture", TINY, [ex + "{d}/one.png", "task.exemplar_size=null"], "too small"),
+        ("texture", TINY, [ex + "{d}/one.png", "task.exemplar_max_side=null"], "too small"),
         ("texture", TINY, ["task.size=[0,64]"], "positive"),
         ("texture", TINY, ["task.size=[-5,64]"], "positive"),
         ("texture", TINY, ["task.size=[100000,100000]"], "GiB"),
@@ -104,12 +103,12 @@ def rows():
         ("texture", TINY, ["critic.patches.match_dtype=int8"], "float32, bfloat16"),
         ("texture", TINY, ["critic=patchez"], "choose one of: content, gram, patches, patches_sliced, reference, sliced"),
         ("texture", TINY, ["critic.patches.weight=-1"], "weight"),
-        ("texture", TINY, ["critic.patches.layers=[conv9_1]"], "conv9_1"),
-        ("texture", TINY, ["critic.sliced.layers=[conv3_1@3]"], "the scale after @ must be one of [1, 2, 4, 8, 16, 32]"),
+        ("texture", TINY, ["critic.patches.taps=[conv9_1]"], "conv9_1"),
+        ("texture", TINY, ["critic.sliced.taps=[conv3_1@3]"], "the scale after @ must be one of [1, 2, 4, 8, 16, 32]"),
         ("texture", TINY, ["task=textures"], "choose one of"),
         ("texture", TINY, ["critic.patches.weight=nan"], "weight must be a finite number >= 0, got nan"),
         ("texture", TINY, ["critic.patches.weight=inf"], "weight must be a finite number >= 0, got inf"),
-        ("texture", TINY, ["task.smoothness=nan"], "task.smoothness must be >= 0, got nan"),
+        ("texture", TINY, ["task.tv_weight=nan"], "task.tv_weight must be >= 0, got nan"),
         ("texture", TINY, [ex + "{d}/nan.tif"], "has 1 pixel(s) that are not finite"),
         ("texture", TINY, [ex + "{d}/clear.png"], "is one flat colour"),
         ("texture", TINY, ["seed=1180591620717411303424"], "seed must be an integer"),

@@ -12,7 +12,7 @@ from synthlab.preflight import check_groups, compose_checked
 
 KEYS = {
     "texture": ["task.size", "task.phases", "task.iterations", "critic.patches.weight", "critic.patches.variety",
-                "task.smoothness", "task.noise_range", "critic.patches.layers", "task.exemplar_size",
+                "task.tv_weight", "task.noise_range", "critic.patches.taps", "task.exemplar_max_side",
                 "critic.patches.match_every", "critic.patches.match_dtype", "critic.patches.budget_mb", "critic",
                 "task.exemplar", "network.depth", "network/activation", "network/downsampling",
                 "network/init", "optim", "seed", "task.evals_per_step", "task.sizee"],
@@ -29,7 +29,7 @@ WEIRD = ["", "abc", "null", "[]", "[0,0]", "[-1,5]", "[3]", "[1,2,3]", "[a,b]", 
          "[patches,gram]", "reference"]
 VALUES = st.one_of(st.integers(-3, 40).map(str), st.sampled_from(["0", "-1", "100000"]),
                    st.floats(-2, 50, allow_nan=False).map(lambda v: f"{v:.3g}"), st.sampled_from(WEIRD))
-BASE = {"texture": ["task.size=[48,48]", "task.exemplar_size=48", "task.phases=1"],
+BASE = {"texture": ["task.size=[48,48]", "task.exemplar_max_side=48", "task.phases=1"],
         "cppn": ["task=cppn"], "gan": ["task=gan", "data.download=false"]}
 
 

@@ -11,9 +11,8 @@ import sys
 import time
 
 import torch
-from PIL import Image
-
 from conftest import cli
+from PIL import Image
 
 GAN = ["task=gan", "data.download=false", "data.limit=256", "data.batch_size=32",
        "network.blocks=2", "task.g_steps=2", "task.d_steps=2", "trainer.max_epochs=10", "logger=none",

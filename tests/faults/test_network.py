@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import TINY
 
 CPPN = ["task=cppn", "task.size=[32,32]", "trainer.enable_progress_bar=false"]

@@ -5,9 +5,9 @@ through a symlink planted in the sweep folder."""
 import json
 
 import numpy as np
+from conftest import cli
 from PIL import Image
 
-from conftest import cli
 from synthlab.io import save_png, write_json
 
 

@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import TINY, cli
 
 
@@ -84,7 +83,7 @@ def test_a_full_disk_is_one_line(tmp_path, size, words, code):
     if not _tmpfs_works(disk):
         pytest.skip("needs unshare -m and mount (root) to make a small disk")
     run = disk / "run"
-    big = ["task.size=[512,512]", "task.exemplar_size=512", "task.iterations=2", "task.evals_per_step=2",
+    big = ["task.size=[512,512]", "task.exemplar_max_side=512", "task.iterations=2", "task.evals_per_step=2",
            "task.phases=2", "logger=none", "trainer.enable_progress_bar=false"]
     cmd = " ".join([f"mount -t tmpfs -o size={size} tmpfs {disk} &&", sys.executable, "-m", "synthlab",
                     *[f"'{a}'" for a in big], f"hydra.run.dir={run}"])

@@ -4,12 +4,12 @@ import ast
 from pathlib import Path
 
 import numpy as np
+from conftest import cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synthlab import SynthlabError
 from synthlab.data import load_image
-from conftest import cli
 
 PKG = Path(__file__).resolve().parents[2] / "synthlab"
 

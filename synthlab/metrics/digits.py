@@ -1,0 +1,63 @@
+"""How good generated digits are, by a separately trained classifier (task=mnist_classifier):
+class consistency of the class-by-class grid, per class, and of big renders shrunk back to the
+training size. Training (per epoch), gan_sample and the bench share these."""
+
+from pathlib import Path
+
+import torch
+
+from synthlab.errors import SynthlabError
+from synthlab.io import check_state, load_weights
+from synthlab.nets.discriminator import Discriminator
+
+
+def load_classifier(path, size: int):
+    """A task=mnist_classifier file that scores `size` x `size` digits, or one line saying why not."""
+    if not Path(path).is_file():
+        raise SynthlabError(f"classifier checkpoint not found: {path} (train one with task=mnist_classifier)")
+    state = load_weights(path, "classifier")
+    if not isinstance(state, dict) or "size" not in state or "state_dict" not in state:
+        raise SynthlabError(f"{path} is not a task=mnist_classifier file (no size and state_dict)")
+    if int(state["size"]) != size:
+        raise SynthlabError(f"classifier {path} scores {state['size']}x{state['size']} digits, but these are "
+                            f"{size}x{size}: train one with data.crop={size}")
+    net = Discriminator(10, size, 32)
+    check_state(net.state_dict(), state["state_dict"], f"classifier {path}")
+    net.load_state_dict(state["state_dict"])
+    return net.eval()
+
+
+@torch.no_grad()
+def class_consistency(classifier, imgs, y):
+    """Share of generated digits the separately trained classifier assigns to the intended class."""
+    if classifier is None:
+        return None
+    return float((classifier(imgs).argmax(1) == y).float().mean())
+
+
+@torch.no_grad()
+def per_class_consistency(classifier, imgs, y) -> dict:
+    """The share for each intended class, so a digit the generator never makes shows as a 0
+    (the mean can hide it), plus the worst class and what the classifier saw instead."""
+    hit = classifier(imgs).argmax(1)
+    shares = {int(c): float((hit[y == c] == c).float().mean()) for c in y.unique()}
+    worst = min(shares, key=shares.get)
+    return {"per_class": [shares.get(c) for c in range(10)], "worst_class": worst, "worst": shares[worst]}
+
+
+@torch.no_grad()
+def render_scores(classifier, digits: torch.Tensor, train_size: int) -> dict:
+    """Big renders of the digits 0..9 as numbers: their complexity (mean png_bpp and hf_share, as
+    the CPPN tasks log) and, with a classifier, whether they still read as their digit when
+    shrunk (antialiased) to the training size."""
+    from synthlab.data import resize
+    from synthlab.metrics.complexity import hf_share, png_bpp
+
+    out = {"render_png_bpp": sum(png_bpp(d) for d in digits) / len(digits),
+           "render_hf_share": sum(hf_share(d) for d in digits) / len(digits)}
+    if classifier is not None:
+        small = resize(digits, (train_size, train_size)).to(next(classifier.parameters()).device)
+        digits_y = torch.arange(len(digits), device=small.device) % 10
+        out["render_consistency"] = class_consistency(classifier, small, digits_y)
+        out["render_predicted"] = [int(v) for v in classifier(small).argmax(1)]
+    return out

@@ -51,7 +51,8 @@ class SlurmStates(Callback):
         if sacct not in ("auto", "scontrol", "sacct"):
             from synthlab.errors import SynthlabError
 
-            raise SynthlabError(f"hydra.callbacks.slurm_states.sacct must be one of ['auto', 'scontrol', 'sacct'], got {sacct!r}")
+            raise SynthlabError("hydra.callbacks.slurm_states.sacct must be one of ['auto', 'scontrol', 'sacct'], "
+                                f"got {sacct!r}")
         self.sacct = sacct
 
     def on_multirun_start(self, config, **kwargs) -> None:

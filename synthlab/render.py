@@ -127,3 +127,10 @@ def grid(imgs: torch.Tensor, nrow: int = 10, pad: int = 2) -> torch.Tensor:
         y, x = divmod(i, nrow)
         out[:, pad + y * (h + pad): pad + y * (h + pad) + h, pad + x * (w + pad): pad + x * (w + pad) + w] = im
     return out
+
+
+def render_digits(G, z, h: int, w: int, scale: float, tile: int = 1 << 18) -> torch.Tensor:
+    """One h x w render per z over the training coordinate range [-scale, scale]: (B, C, h, w)."""
+    from synthlab.nets.cppn import Coords
+
+    return render(G, Coords("symmetric", scale, 1.0, G.in_dim == 3), h, w, z, tile)

@@ -82,7 +82,8 @@ def table(runs: list[dict], sort: str | None = None) -> str:
         lines.append(f"| {i} | {r.get('run_name') or r['dir']} | " + " | ".join(vals) + " |")
     for r in runs:
         if r.get("status") != "ok":
-            lines.append(f"| {r.get('status', 'failed')} | {r['dir']} | {r.get('error', '')} |" + " |" * (len(cols) - 1))
+            status = r.get("status", "failed")
+            lines.append(f"| {status} | {r['dir']} | {r.get('error', '')} |" + " |" * (len(cols) - 1))
     return "\n".join(lines)
 
 

@@ -73,7 +73,8 @@ def thumb(path: Path, side: int) -> Image.Image | None:
         return None
 
 
-def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 192, path: Path | None = None) -> Path | None:
+def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 192,
+                  path: Path | None = None) -> Path | None:
     """Two swept axes: rows x columns. One axis (or none): a grid, wrapped near-square. Texture
     runs put their exemplar beside the output (one axis) or in a first column (two axes)."""
     ax = axes(runs)
@@ -106,7 +107,8 @@ def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 
     draw, font = ImageDraw.Draw(sheet), _font(13)
     if cols_key:
         for j, cv in enumerate(col_vals):
-            draw.text((left + j * cell + 4, 2), f"{cols_key}=\n{short(cv, max(12, cell // 7))}", fill="black", font=font)
+            label = f"{cols_key}=\n{short(cv, max(12, cell // 7))}"
+            draw.text((left + j * cell + 4, 2), label, fill="black", font=font)
         if ex_col:
             draw.text((left - cell + 4, 2), "exemplar", fill="black", font=font)
         for i, rv in enumerate(row_vals):

@@ -141,8 +141,9 @@ def run(cfg: DictConfig) -> dict:
             logger.log_hyperparams(plain)
         from synthlab.progress import Bar
 
+        bar = [Bar()] if cfg.trainer.get("enable_progress_bar") else None
         trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False,
-                              plugins=[checkpoint_io()], callbacks=[Bar()] if cfg.trainer.get("enable_progress_bar") else None)
+                              plugins=[checkpoint_io()], callbacks=bar)
         if task.trains:
             ckpt = str(check_checkpoint(task, resumed.checkpoint)) if resumed else None
             trainer.fit(task, ckpt_path=ckpt, weights_only=True)

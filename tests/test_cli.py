@@ -190,3 +190,27 @@ def test_job_folders_name_what_varies_whole_overrides_only(tmp_path):
     long = job_dir(d, ",".join(f"task.key{i}=value{i}" for i in range(10)))
     assert long.split("_")[0].endswith(",etc") and "value4" not in long
     assert job_dir(d, "a=[1,2]").startswith("a=-1-2_") and job_dir(d, "a=1") != job_dir(d, "a=2")
+
+
+@pytest.mark.parametrize("old, new, task", [
+    ("task.smoothness=0.2", "task.tv_weight", "texture"), ("task.exemplar_size=128", "task.exemplar_max_side", "texture"),
+    ("critic.patches.layers=[conv3_1]", "critic.patches.taps", "texture"),
+    ("critic.sliced.layers=[conv3_1]", "critic.sliced.taps", "texture"),
+    ("critic.gram.layers=[conv3_1]", "critic.gram.taps", "fc_style"),
+    ("critic.content.layers=[fc7]", "critic.content.taps", "fc_style"),
+    ("task.data_root=data/mnist", "data.root", "gan_sample")])
+def test_a_renamed_key_answers_with_its_new_name(old, new, task):
+    from synthlab import SynthlabError
+    from synthlab.preflight import compose_checked
+
+    extra = {"fc_style": ["critic=[content,gram]"], "texture": ["critic=[patches,sliced,gram]"]}.get(task, [])
+    with pytest.raises(SynthlabError) as e:
+        compose_checked([f"task={task}", *extra, old])
+    assert str(e.value) == f"no config key {old.split('=')[0]!r}: it is now {new}"
+
+
+def test_a_renamed_key_is_one_line_from_the_command(tmp_path):
+    r = cli("task.smoothness=0.2", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "synthlab: error: no config key 'task.smoothness': it is now task.tv_weight"]
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*.png"))

@@ -77,7 +77,7 @@ def test_grey_goo_of_small_init(make_cfg, tmp_path):
 
 
 def test_cppn_run_writes_png_and_morph_gif(make_cfg, tmp_path):
-    m = run(make_cfg(["task=cppn", "task.size=[40,56]", "task.animation.kind=morph", "task.animation.frames=6",
+    run(make_cfg(["task=cppn", "task.size=[40,56]", "task.animation.kind=morph", "task.animation.frames=6",
                       "task.animation.batch=4", *FAST]))
     out = tmp_path / "run"
     assert Image.open(out / "cppn.png").size == (56, 40)

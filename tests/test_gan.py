@@ -101,10 +101,12 @@ def test_groups_a_task_does_not_use_are_not_composed(make_cfg):
     """Each task composes only the groups it is built from."""
     want = {"texture": {"network", "optim", "critic"}, "fc_style": {"network", "optim", "critic"},
             "cppn": {"network"}, "conv_cppn": {"network"}, "gan": {"network", "optim", "data"},
-            "mnist_classifier": {"optim", "data"}, "gan_sample": set()}
+            "mnist_classifier": {"optim", "data"}, "gan_sample": {"data"}}
     for task, groups in want.items():
         cfg = make_cfg([f"task={task}"])
         assert {g for g in ("network", "optim", "critic", "data") if g in cfg} == groups, task
+    # gan_sample reads only data.root (the real digits it encodes), not the training data group
+    assert list(make_cfg(["task=gan_sample"]).data.keys()) == ["root"]
 
 
 @pytest.mark.parametrize("crop", [24, 26])

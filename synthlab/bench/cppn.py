@@ -94,7 +94,8 @@ def main(argv) -> int:
             specs += [(f"tiled {t}" + (", fused kernel" if net in TORCH_OPS else ""), {**base, "tile": t})
                       for t in a.tiles]
             if a.compile:
-                specs.append((f"tiled {a.tiles[0]} + compile (torch ops)", {**base, "tile": a.tiles[0], "compile": True}))
+                specs.append((f"tiled {a.tiles[0]} + compile (torch ops)",
+                              {**base, "tile": a.tiles[0], "compile": True}))
             ref = None
             for name, spec in specs:
                 r = {"net": net, "size": size, "variant": name, **measure(spec)}

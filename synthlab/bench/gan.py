@@ -71,7 +71,8 @@ def steps(task, x, y, a) -> list[dict]:
     task.G.kernel, task.chunk = "auto", 0
     task.D.layout(torch.channels_last)
     fused_here = task.G.fused_on(task.pts)
-    rows.append({"step": "generator, one graph, " + ("fused kernel" if fused_here else "torch ops (no fused kernel here)")
+    kernel = "fused kernel" if fused_here else "torch ops (no fused kernel here)"
+    rows.append({"step": "generator, one graph, " + kernel
                  + ", channels-last D (default)",
                  "seconds": timed(lambda: task.g_update(g_opt, x, y, backward), a.reps, a.device)})
     task.D.requires_grad_(True)
@@ -116,7 +117,8 @@ def main(argv) -> int:
     p.add_argument("--data", default=str(shared) if shared.is_dir() else "data/mnist")
     p.add_argument("--batch", type=int, default=2000)
     p.add_argument("--chunks", type=int, nargs="+", default=[50, 250], help="chunk sizes of the torch-ops rows")
-    p.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads()], help="torch threads, each a table")
+    p.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads()],
+                   help="torch threads, each a table")
     p.add_argument("--concurrent", type=int, default=0, help="also run N default steps in N processes at once")
     p.add_argument("--only-default", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--reps", type=int, default=2)
@@ -136,7 +138,8 @@ def main(argv) -> int:
     x, y = x.to(a.device), y.to(a.device)
     batches = math.ceil(a.images / a.batch)
     info = machine(a.device)  # before the thread-count loop changes torch's threads
-    rows, text = [], f"batch {a.batch}; epoch = {a.images} images = {batches} batches; worst case 16 G + 8 D steps per batch"
+    rows, text = [], (f"batch {a.batch}; epoch = {a.images} images = {batches} batches; "
+                      "worst case 16 G + 8 D steps per batch")
     cols = [("threads", "threads", ""), ("step", "step", ""), ("seconds", "s/step", ".2f"),
             ("images_per_s", "images/s", ".0f"), ("speedup", "x reference", ".2f"),
             ("x_best_old", "x best torch-ops path", ".2f"), ("epoch_worst_s", "s/epoch (worst)", ".0f")]

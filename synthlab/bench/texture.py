@@ -23,8 +23,9 @@ VARIANTS = {
     "+channels_last": {"task.channels_last": "true"},
     # the default adds a sliced Wasserstein term on the same layers and on conv1_1/conv2_1 of
     # the image pooled by 4 (quality, not speed)
-    "+sliced term (critic=patches_sliced) = the default": {"critic": "patches_sliced", "critic.sliced.weight": "300",
-                                                           "critic.sliced.taps": "[conv1_1@4,conv2_1@4,conv3_1,conv4_1]"},
+    "+sliced term (critic=patches_sliced) = the default": {
+        "critic": "patches_sliced", "critic.sliced.weight": "300",
+        "critic.sliced.taps": "[conv1_1@4,conv2_1@4,conv3_1,conv4_1]"},
     "+bf16 matching": {PATCHES + "match_dtype": "bfloat16"},
     "+matches reused (k), trades SWD": {PATCHES + "match_every": "{k}"},
 }
@@ -110,7 +111,8 @@ def main(argv) -> int:
     p.add_argument("--net", choices=["random_conv", "multiscale"], default="random_conv",
                    help="random_conv: the patch critic's fast paths; multiscale: direct vs FFT convolution")
     p.add_argument("--variants", nargs="+", default=None,
-                   help="first words of the variants to keep (reference, +pixel, +channels_last, +sliced, +bf16, +matches)")
+                   help="first words of the variants to keep "
+                        "(reference, +pixel, +channels_last, +sliced, +bf16, +matches)")
     common_args(p, "texture")
     p.add_argument("overrides", nargs="*", help="config overrides for every variant, e.g. network/activation=relu")
     a = p.parse_args(argv)
@@ -125,7 +127,8 @@ def main(argv) -> int:
             r["speedup"] = ref / r["s_per_eval"]
             rows.append(r)
     text = table(rows, [("size", "size", ""), ("variant", "variant", ""), ("s_per_eval", "s/eval", ".4f"),
-                        ("match_share", "matching share", ".0%"), ("s_per_phase", f"s/phase ({a.iterations} evals)", ".1f"),
+                        ("match_share", "matching share", ".0%"),
+                        ("s_per_phase", f"s/phase ({a.iterations} evals)", ".1f"),
                         ("speedup", "x reference", ".2f")])
     result = {"per_eval": rows}
     if a.runs:

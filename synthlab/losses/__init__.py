@@ -6,4 +6,5 @@ from synthlab.losses.patches import PatchCritic, ReferencePatchCritic, match
 from synthlab.losses.sliced import SlicedCritic
 from synthlab.losses.smooth import tv_loss
 
-__all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic", "match", "SlicedCritic", "tv_loss"]
+__all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic",
+           "match", "SlicedCritic", "tv_loss"]

@@ -2,8 +2,9 @@
 
 A task runs its feature net once per evaluation on the union of its critics' taps (the layers
 they read, `conv3_1` or `conv3_1@4` for the image pooled by 4), hands each critic the features
-(a dict: tap -> (1, C, H, W) tensor, or (1, N) for fc layers) and sums their losses. Targets are set once per phase. A new loss is one subclass here plus one
-file in conf/critic/ (see docs/architecture.md).
+(a dict: tap -> (1, C, H, W) tensor, or (1, N) for fc layers) and sums their losses. Targets
+are set once per phase. A new loss is one subclass here plus one file in conf/critic/ (see
+docs/architecture.md). "Critic" here is always such a loss; the GAN's is its discriminator.
 """
 
 import math
@@ -23,7 +24,8 @@ class Critic:
 
     def number(self, key: str, v, positive: bool = False) -> float:
         """A finite number >= 0 (> 0 if positive), or one line naming this critic's key."""
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 if positive else v >= 0)
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+              and (v > 0 if positive else v >= 0))
         if not ok:
             raise SynthlabError(f"{type(self).__name__}: {key} must be a finite number "
                                 f"{'> 0' if positive else '>= 0'}, got {v!r}")

@@ -34,7 +34,8 @@ class SlicedCritic(Critic):
     def __init__(self, taps, *, weight: float, directions: int, resample_every: int, seed: int):
         super().__init__(taps, weight=weight)
         if not isinstance(directions, int) or directions < 0:
-            raise SynthlabError(f"SlicedCritic: directions must be an integer >= 0 (0: one per channel), got {directions!r}")
+            raise SynthlabError("SlicedCritic: directions must be an integer >= 0 (0: one per channel), "
+                                f"got {directions!r}")
         if not isinstance(resample_every, int) or resample_every < 0:
             raise SynthlabError(f"SlicedCritic: resample_every must be an integer >= 0 (0: once per phase), "
                                 f"got {resample_every!r}")

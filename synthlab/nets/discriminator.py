@@ -20,7 +20,8 @@ class Discriminator(nn.Module):
             s = (s + 1) // 2  # 'SAME' padding, stride 2
         self.body = nn.Sequential(
             nn.Conv2d(1, width, 5, 2, 2), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 5, 2, 2), nn.BatchNorm2d(2 * width, track_running_stats=False), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 5, 2, 2), nn.BatchNorm2d(2 * width, track_running_stats=False),
+            nn.LeakyReLU(0.2),
             nn.Conv2d(2 * width, 4 * width, 5, 2, 2), nn.BatchNorm2d(4 * width, track_running_stats=False),
             nn.LeakyReLU(0.2), nn.Flatten())
         self.head = nn.Linear(4 * width * s * s, classes)

@@ -137,7 +137,8 @@ def usable(net, pts: torch.Tensor) -> bool:
 def residual_cppn(net, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """net (a ResidualCPPN) on pts (in_dim, N) for z (B, z_dim) -> (B, channels, N), fused."""
     if not usable(net, pts):
-        raise SynthlabError(f"network.kernel=fused cannot run here: {why_not() or 'it needs float32 on the CPU and width <= 8'}")
+        why = why_not() or "it needs float32 on the CPU and width <= 8"
+        raise SynthlabError(f"network.kernel=fused cannot run here: {why}")
     a = net.coord_in.weight  # (W, in_dim), no bias
     # (W, N): the coordinate part, shared by every image, as a fixed-order sum per point (an mm
     # would round differently for another N, and tiles of a big render would show seams)

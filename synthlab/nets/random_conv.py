@@ -32,7 +32,8 @@ class RandomConvNet(FeatureNet):
                                 "have equal length and every stage at least one layer")
         ws = [max(1, round(w * units)) for w in widths]
         require_layers(sum(convs) * depth, "network=random_conv")
-        require_params(sum(9 * a * b * n * depth for a, b, n in zip([in_channels] + ws, ws, convs)), "network=random_conv")
+        params = sum(9 * a * b * n * depth for a, b, n in zip([in_channels] + ws, ws, convs))
+        require_params(params, "network=random_conv")
         layers = OrderedDict()
         c = in_channels
         for s, (w, n) in enumerate(zip(widths, convs), start=1):

@@ -1,36 +1,29 @@
 """MNIST CPPN-GAN (hardmaru's resnet-cppn-gan, seed 003): the residual CPPN generator draws
-26x26 digits from the VAE encoder's z; an 11-class classifier-discriminator (class 10 = fake).
+digits from the VAE encoder's z; an 11-class classifier-discriminator (class 10 = fake).
 
-Manual optimisation with the reference's accuracy-gated schedule per batch: up to 16 generator
-(+ encoder) steps until g_acc > 0.98; then, if d_fake_acc < 0.7 and g_acc > 0.6, up to 8
-discriminator steps until d_fake_acc > 0.75, else if d_real_acc < 0.6, up to 8 real-only steps
-until d_real_acc > 0.7 (the step counts and the six thresholds are settings: task.g_steps,
-task.d_steps, task.gates). The generator's loss is gan_weight x that CE + kl_weight x KL/pixels
-+ recon_weight x per-pixel BCE (the post: 1, 10, 0; task=gan's CPU defaults differ, see its
-config). The optimisers come from the `optim` group; global gradient norm clipped at 5. The
-training crop is the data's (`data.crop`).
+Manual optimisation with the reference's accuracy-gated schedule per batch: up to g_steps
+generator (+ encoder) steps until g_acc > g_stop; then D on fakes (up to d_steps, until
+d_fake_stop) when d_fake_acc < d_fake_below and g_acc > g_above, else D on real digits while
+d_real_acc < d_real_below (until d_real_stop). The generator's loss is gan_weight x CE +
+kl_weight x KL/pixels + recon_weight x BCE. Every value is in conf/task/gan.yaml (the post's
+in experiment=resnet_cppn_gan); the optimisers come from the `optim` group.
 """
-
-import re
 
 import torch
 import torch.nn.functional as F
 
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
-from synthlab.io import epoch_checkpoints, load_weights, save_png
+from synthlab.io import epoch_checkpoints, save_png
 from synthlab.metrics.digits import class_consistency, load_classifier, per_class_consistency, render_scores
-from synthlab.nets.cppn import Coords, ResidualCPPN
+from synthlab.nets.cppn import Coords
 from synthlab.nets.discriminator import Discriminator
 from synthlab.nets.encoder import Encoder
-from synthlab.render import grid
+from synthlab.render import grid, render_digits
 from synthlab.runfolder import RunFolder
 from synthlab.tasks.base import Task
 
 FAKE = 10
-# the reference's accuracy gates (partial_train), their values set in conf/task/gan.yaml: G
-# steps stop above g_stop; D trains on fakes while d_fake < d_fake_below and g > g_above, until
-# d_fake_stop; else on reals while d_real < d_real_below, until d_real_stop
 GATES = ("g_stop", "d_fake_below", "g_above", "d_fake_stop", "d_real_below", "d_real_stop")
 REAL_WEIGHT = 10  # D's loss: ten parts real digits to one part fakes, as the reference's d_loss
 
@@ -62,7 +55,8 @@ class CPPNGAN(Task):
         self.register_buffer("pts", coords.points(self.size, self.size, 0, self.size), persistent=False)
         self.classifier_path = classifier
         if render_every < 0 or render_size < 1:
-            raise SynthlabError(f"task.render_every must be >= 0 and task.render_size >= 1, got {render_every}, {render_size}")
+            raise SynthlabError("task.render_every must be >= 0 and task.render_size >= 1, "
+                                f"got {render_every}, {render_size}")
         self.render_every, self.render_size = render_every, render_size
         self.scorer = {}  # the classifier that scores samples: a dict keeps it out of the module and its checkpoints
         self.last_sheet = None  # the latest class-by-class sample sheet
@@ -155,14 +149,11 @@ class CPPNGAN(Task):
         return torch.cat([self.generate(c) for c in z.split(self.chunk)])
 
     def g_pass(self, x, y):
+        """The generator's loss, KL, accuracy and fakes, without a step (the D gates read them)."""
         mean, logvar = self.E(x)
-        z = Encoder.sample(mean, logvar)
-        fake = self.generate_all(z)
+        fake = self.generate_all(Encoder.sample(mean, logvar))
         logits = self.D(fake)
-        g_loss = F.cross_entropy(logits, y)
-        kl = kl_loss(mean, logvar, self.size * self.size)
-        acc = (logits.argmax(1) == y).float().mean()
-        return g_loss, kl, acc, fake
+        return F.cross_entropy(logits, y), kl_loss(mean, logvar, self.size * self.size), self.acc(logits, y), fake
 
     @staticmethod
     def acc(logits, target):
@@ -229,7 +220,8 @@ class CPPNGAN(Task):
         if self.render_every and (self.current_epoch + 1) % self.render_every == 0:
             # the post's trade-off: what the big renders of this epoch look like, as numbers
             z, _ = self.class_z(per_class=1)
-            row.update(render_scores(clf, render_digits(self.G, z, self.render_size, self.render_size, self.scale), self.size))
+            digits = render_digits(self.G, z, self.render_size, self.render_size, self.scale)
+            row.update(render_scores(clf, digits, self.size))
         RunFolder(self.out_dir).write_epoch(row)  # one line per epoch, kept across kills and resumes
         self.last_sheet = grid(imgs.cpu())
         save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", self.last_sheet)
@@ -259,6 +251,9 @@ class CPPNGANVAE(CPPNGAN):
     def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
         super().__init__(net, optim, data, out_dir, **kw)
         self.lr_g, self.vae_steps = lr_g, vae_steps
+
+    def on_save_checkpoint(self, checkpoint):
+        pass  # its G is the plain CPPN: gan_sample samples the residual one only
 
     def make_discriminator(self):
         """Binary: real or fake, width 24."""
@@ -301,41 +296,3 @@ class CPPNGANVAE(CPPNGAN):
             n_d = 1
         self.log_dict({"vae_loss": vae.detach(), "g_loss": g.detach(), "d_loss": d.detach(), "g_steps": float(n_g),
                        "d_steps": float(n_d)}, prog_bar=True)
-
-
-def render_digits(G, z, h: int, w: int, scale: float, tile: int = 1 << 18) -> torch.Tensor:
-    """One h x w render per z over the training coordinate range [-scale, scale]: (B, C, h, w)."""
-    from synthlab.render import render
-
-    return render(G, Coords("symmetric", scale, 1.0, G.in_dim == 3), h, w, z, tile)
-
-
-# checkpoints from before the generator's shape was recorded (round 3): every one of them was
-# trained with these (network=resnet_cppn's values then); the rest is read from the weights
-OLD_GENERATOR = dict(z_scale=8.0, std_in=0.05, std_relu=1.0, std_gate=0.001)
-
-
-def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
-    """Generator and encoder from a task=gan checkpoint (weights_only), rebuilt as trained."""
-    ckpt = load_weights(path)
-    sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
-    if not isinstance(sd, dict):
-        raise SynthlabError(f"{path} is not a task=gan checkpoint (no state_dict)")
-    g = {k[2:]: v for k, v in sd.items() if k.startswith("G.")}
-    e = {k[2:]: v for k, v in sd.items() if k.startswith("E.")}
-    try:
-        shape = ckpt.get("generator")
-        if not isinstance(shape, dict):
-            width, in_dim = g["coord_in.weight"].shape
-            shape = dict(OLD_GENERATOR, width=width, in_dim=in_dim, channels=g["out.weight"].shape[0],
-                         z_dim=g["z_in.weight"].shape[1],
-                         blocks=1 + max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.(\d+)\.", k))),
-                         sub_depth=max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.0\.(\d+)\.", k))))
-        net = ResidualCPPN(**shape, kernel="auto", seed=0)  # the seed only draws weights, replaced here
-        net.load_state_dict(g)
-        enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0])
-        enc.load_state_dict(e)
-    except (KeyError, ValueError, RuntimeError, TypeError) as err:
-        raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
-                            f"{str(err).splitlines()[0][:200]}") from None
-    return net.eval(), enc.eval()

@@ -3,22 +3,54 @@ the shared tiled renderer, random-z samples, and the 0 -> 1 -> ... -> 9 -> 0 lat
 training crop size is read from the checkpoint (the encoder's input)."""
 
 import math
+import re
 
 import torch
 
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
-from synthlab.io import save_png
+from synthlab.io import load_weights, save_png
 from synthlab.metrics.digits import class_consistency, load_classifier, per_class_consistency, render_scores
-from synthlab.render import check_size, grid, save_gif, save_mp4, timeline, video_ready
+from synthlab.nets.cppn import ResidualCPPN
+from synthlab.nets.encoder import Encoder
+from synthlab.render import check_size, grid, render_digits, save_gif, save_mp4, timeline, video_ready
 from synthlab.tasks.base import Task, image_size, steps_loader
-from synthlab.tasks.gan import load_gan, render_digits
+
+# checkpoints from before the generator's shape was recorded (round 3): every one of them was
+# trained with these (network=resnet_cppn's values then); the rest is read from the weights
+OLD_GENERATOR = dict(z_scale=8.0, std_in=0.05, std_relu=1.0, std_gate=0.001)
+
+
+def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
+    """Generator and encoder from a task=gan checkpoint (weights_only), rebuilt as trained."""
+    ckpt = load_weights(path)
+    sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(sd, dict):
+        raise SynthlabError(f"{path} is not a task=gan checkpoint (no state_dict)")
+    g = {k[2:]: v for k, v in sd.items() if k.startswith("G.")}
+    e = {k[2:]: v for k, v in sd.items() if k.startswith("E.")}
+    try:
+        shape = ckpt.get("generator")
+        if not isinstance(shape, dict):
+            width, in_dim = g["coord_in.weight"].shape
+            shape = dict(OLD_GENERATOR, width=width, in_dim=in_dim, channels=g["out.weight"].shape[0],
+                         z_dim=g["z_in.weight"].shape[1],
+                         blocks=1 + max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.(\d+)\.", k))),
+                         sub_depth=max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.0\.(\d+)\.", k))))
+        net = ResidualCPPN(**shape, kernel="auto", seed=0)  # the seed only draws weights, replaced here
+        net.load_state_dict(g)
+        enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0])
+        enc.load_state_dict(e)
+    except (KeyError, ValueError, RuntimeError, TypeError) as err:
+        raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
+                            f"{str(err).splitlines()[0][:200]}") from None
+    return net.eval(), enc.eval()
 
 
 class GANSample(Task):
     trains = False
 
-    def __init__(self, checkpoint: str, out_dir, *, data_root: str, size,
+    def __init__(self, checkpoint: str, out_dir, *, data, size,
                  scale: float, per_class: int, random: int, morph: bool,
                  morph_size: int, morph_frames: int, fps: float, invert: bool,
                  morph_formats, classifier: str | None, tile: int, seed: int, name: str):
@@ -29,7 +61,7 @@ class GANSample(Task):
         check_size(*self.size, self.G.channels, 10)
         self.per_class, self.random, self.morph, self.morph_size = per_class, random, morph, morph_size
         self.morph_frames, self.fps, self.invert, self.tile = morph_frames, fps, invert, tile
-        self.data_root = data_root
+        self.data_root = str(data["root"])  # real digits to encode: the GAN's data.root
         self.morph_formats = list(morph_formats)
         if not set(self.morph_formats) <= {"gif", "mp4"}:
             raise SynthlabError(f"task.morph_formats takes gif and/or mp4, got {self.morph_formats}")

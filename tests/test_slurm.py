@@ -49,17 +49,23 @@ def squeue(env):
 
 
 def test_a_sweep_runs_as_slurm_jobs_and_one_failure_stays_in_its_folder(cluster, tmp_path):
+    from PIL import Image
+
     sweep = tmp_path / "sweep"
-    r = synthlab(cluster, ["-m", *TINY, "task.exemplar=skimage:grass,/no/such.png", "seed=1,2",
+    # a flat exemplar fails only when its job builds the task (a missing file fails before submission)
+    Image.new("RGB", (48, 48), (90, 90, 90)).save(tmp_path / "flat.png")
+    r = synthlab(cluster, ["-m", *TINY, f"task.exemplar=skimage:grass,{tmp_path / 'flat.png'}", "seed=1,2",
                            "launcher=slurm_local", 'hydra.launcher.setup=["export CUDA_VISIBLE_DEVICES=3"]',
                            f"hydra.sweep.dir={sweep}"], tmp_path)
-    assert r.returncode == 0, r.stderr[-3000:]
     jobs = sorted(p.parent for p in sweep.glob("*/synthlab.log"))
     assert len(jobs) == 4
     done = [json.loads((j / "metrics.json").read_text()) for j in jobs if (j / "metrics.json").exists()]
     failed = [j for j in jobs if (j / "error.txt").exists()]
     assert len(done) == 2 and len(failed) == 2, r.stderr[-3000:]
-    assert all("not found" in (j / "error.txt").read_text() for j in failed)
+    assert all("one flat colour" in (j / "error.txt").read_text() for j in failed)
+    # the sweep tells the truth: exit 1 and one line naming the failed jobs
+    assert r.returncode == 1, r.stderr[-3000:]
+    assert r.stderr.strip().splitlines()[-1].startswith("synthlab: 2 of 4 jobs failed (see "), r.stderr[-3000:]
     for m in done:  # each ran as its own SLURM job, with the GPU SLURM gave it left as it was
         assert m["slurm_job_id"] and m["cuda_visible_devices"] == "3" and m["status"] == "ok"
     assert len({m["slurm_job_id"] for m in done}) == 2

@@ -41,10 +41,20 @@ def start(args):
 
         sys.exit(importlib.import_module(f"synthlab.{args[0]}").main(args[1:]))
     multirun = bool({"-m", "--multirun"} & set(args))
+    dry = "--dry-run" in args
+    args = [a for a in args if a != "--dry-run"]
     try:
         from synthlab.preflight import check
 
-        check(args, multirun)
+        if dry and not multirun:
+            raise SynthlabError("--dry-run previews a sweep (synthlab -m ... --dry-run); for one run, "
+                                "--cfg job prints what it is built from")
+        check(args, multirun, dry)
+        if dry:
+            from synthlab.sweep import preview
+
+            print(preview(args))
+            return
     except SynthlabError as e:
         fail(str(e), 2)
     hydra_main()

@@ -144,7 +144,7 @@ def check_swept_values(args) -> None:
                 raise SynthlabError(f"in the sweep over {key}, the value {value!r}: {e}") from None
 
 
-def check(args, multirun: bool) -> None:
+def check(args, multirun: bool, dry: bool = False) -> None:
     """Every check, in the order a user's mistakes are most often found."""
     from synthlab.checks import check as check_values
 
@@ -156,5 +156,5 @@ def check(args, multirun: bool) -> None:
     check_values(cfg)  # one line, quickly, and no run folder (in a sweep: before any job starts)
     if multirun:
         check_swept_values(args)
-    if "--cfg" not in args:
+    if "--cfg" not in args and not dry:  # a preview writes nothing, so needs no folder
         check_run_folder(args, multirun)

@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import re
+import sys
 from pathlib import Path
 
 from synthlab.io import write_json, write_text
@@ -121,11 +122,11 @@ def main(argv=None) -> int:
     p.add_argument("--curves", help="metrics to plot in curves.png, comma-separated (default: the first six logged)")
     a = p.parse_args(argv)
     if not a.dir.is_dir():
-        print(f"synthlab: error: no such folder: {a.dir}")
+        print(f"synthlab: error: no such folder: {a.dir}", file=sys.stderr)
         return 2
     runs = collect(a.dir)
     if not runs:
-        print(f"synthlab: error: no runs (metrics.json or error.txt) under {a.dir}")
+        print(f"synthlab: error: no runs (metrics.json or error.txt) under {a.dir}", file=sys.stderr)
         return 2
     text = fold(runs, a.over) if a.over else table(runs, a.sort)
     print(text)

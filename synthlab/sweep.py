@@ -102,15 +102,20 @@ def failed_jobs(sweep_dir: Path, jobs: list[list[str]]) -> list[str]:
 
 
 def job_dir(sweep_dir: str, override_dirname: str) -> str:
-    """A sweep job's folder name from its overrides: readable, filesystem-safe, unique (a hash
-    of all of them), and the same on every re-run of the sweep, so finished jobs are found and
-    skipped. Overrides every job shares (sweep.json) are left out; cut between overrides."""
+    """A sweep job's folder name (the `job_dir` resolver in conf/config.yaml), with the shared
+    overrides from the sweep's sweep.json."""
+    return folder_name(override_dirname, set(read_record(sweep_dir).get("shared") or []))
+
+
+def folder_name(override_dirname: str, shared: set) -> str:
+    """Readable, filesystem-safe, unique (a hash of all the overrides), and the same on every
+    re-run of the sweep, so finished jobs are found and skipped. Overrides every job shares are
+    left out; a long name is cut between overrides."""
     import hashlib
     import re
 
     from synthlab.config import split_top
 
-    shared = set(read_record(sweep_dir).get("shared") or [])
     kept, n = [], 0
     for pair in (p for p in split_top(override_dirname) if p and p not in shared):
         slug = re.sub(r"[^A-Za-z0-9.=_-]+", "-", pair).strip("-")
@@ -173,3 +178,34 @@ def job(cfg):
     finally:
         folder.release()
 
+
+
+def preview(args) -> str:
+    """`synthlab -m ... --dry-run`: the sweep's folder, its N jobs, each one's folder name and
+    overrides, as the run would make them. Composes once; runs and writes nothing."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import open_dict
+
+    from synthlab.config import compose, register_resolvers
+    from synthlab.preflight import parse
+
+    parsed = [o for o in parse(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
+    firsts = [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(o.sweep_string_iterator())}"
+              for o in parsed]
+    register_resolvers()
+    cfg = compose(firsts + [a for a in args if a.startswith("hydra.")], hydra=True)
+    with open_dict(cfg):
+        cfg.hydra.overrides.task = [o.input_line for o in parsed]
+    jobs = grid(cfg)
+    record, dirname = describe(jobs), cfg.hydra.job.config.override_dirname
+    parser, shared = OverridesParser.create(), set(record["shared"])
+    lines = [f"{len(jobs)} jobs in {cfg.hydra.sweep.dir} (swept: {', '.join(record['swept']) or 'nothing'})"]
+    for k, job in enumerate(jobs, 1):
+        name = get_overrides_dirname(parser.parse_overrides(job), list(dirname.exclude_keys),
+                                     dirname.item_sep, dirname.kv_sep)
+        varying = " ".join(o for o in job if o.split("=", 1)[0] in record["swept"]) or "(no swept keys)"
+        lines.append(f"{k:>4}  {folder_name(name, shared)}  {varying}")
+    if shared:
+        lines.append(f"every job: {' '.join(sorted(shared))}")
+    return "\n".join(lines + ["(dry run: nothing was run or written)"])

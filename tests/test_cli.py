@@ -214,3 +214,15 @@ def test_a_renamed_key_is_one_line_from_the_command(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "synthlab: error: no config key 'task.smoothness': it is now task.tv_weight"]
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*.png"))
+
+
+def test_small_mistakes_are_one_line_on_stderr(tmp_path):
+    """bench with an unknown name, report of a missing folder, --cfg job with a typo: one
+    line on stderr each, nothing on stdout, exit 2."""
+    cases = [(("bench", "foo"), "synthlab bench: error: unknown bench 'foo'; choose one of: texture, cppn, gan, sweep"),
+             (("report", str(tmp_path / "none")), f"synthlab: error: no such folder: {tmp_path / 'none'}"),
+             (("task.exemplr=x", "--cfg", "job"), "synthlab: error: no config key 'task.exemplr' (to add a new key "
+                                                  "use +task.exemplr=...); did you mean task.exemplar?")]
+    for args, line in cases:
+        r = cli(*args, cwd=tmp_path)
+        assert (r.returncode, r.stdout, r.stderr.strip().splitlines()) == (2, "", [line]), args

@@ -63,9 +63,12 @@ def common_args(p: argparse.ArgumentParser, what: str) -> None:
 
 def main(argv=None) -> int:
     argv = list(argv or [])
-    if not argv or argv[0] not in WHATS:
+    if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
-        return 0 if argv[:1] in ([], ["-h"], ["--help"]) else 2
+        return 0
+    if argv[0] not in WHATS:
+        print(f"synthlab bench: error: unknown bench {argv[0]!r}; choose one of: {', '.join(WHATS)}", file=sys.stderr)
+        return 2
     from synthlab.errors import SynthlabError
 
     try:

@@ -51,3 +51,33 @@ def test_a_bad_value_is_one_line_before_the_sweep_starts(tmp_path):
     assert r.returncode == 2 and not (tmp_path / "b").exists()
     assert r.stderr.strip().splitlines() == ["synthlab: error: in the sweep over task.exemplar, the value "
                                              "'/no/such.png': image not found: /no/such.png (exemplar)"]
+
+
+def test_the_preview_names_the_folders_the_sweep_makes_and_writes_nothing(tmp_path):
+    args = ["-m", "task=cppn", "task.size=[16,16]", "logger=none", "trainer.enable_progress_bar=false",
+            "network.width=4,8", "seed=0,1", f"hydra.sweep.dir={tmp_path}/s"]
+    r = cli(*args, "--dry-run", cwd=tmp_path)
+    assert r.returncode == 0 and not (tmp_path / "s").exists(), r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == f"4 jobs in {tmp_path}/s (swept: network.width, seed)" and lines[-1].startswith("(dry run")
+    previewed = {line.split()[1] for line in lines[1:5]}
+    assert cli(*args, cwd=tmp_path).returncode == 0
+    assert {p.name for p in (tmp_path / "s").iterdir() if p.is_dir()} == previewed
+
+
+def test_every_sweep_file_previews_its_job_count():
+    import re
+    from pathlib import Path
+
+    import yaml
+    from conftest import ROOT
+
+    for f in sorted((ROOT / "sweeps").glob("*.yaml")):
+        params = (yaml.safe_load(f.read_text()).get("hydra") or {}).get("sweeper", {}).get("params") or {}
+        want = 1
+        for v in params.values():  # a,b,c or a list written as "[a,b],[c,d]"
+            want *= len(re.findall(r"\[[^\]]*\]", str(v))) or len(str(v).split(","))
+        extra = ["network.weights=random"] if "fc_style" in f.stem else []
+        r = cli("-m", f"sweep={f.stem}", *extra, "--dry-run", cwd=Path(f).parent)
+        assert r.returncode == 0, (f.stem, r.stderr[-500:])
+        assert r.stdout.startswith(f"{want} jobs in "), (f.stem, r.stdout[:200])

@@ -2,14 +2,18 @@
 a symlink planted under an output's name is replaced, never followed out of the folder. Every
 file synthlab writes goes through atomic_write."""
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
+
+FULL = 256 << 10  # bytes free below which a failed write is taken for a full disk
 
 
 def atomic_write(path, write) -> Path:
@@ -21,6 +25,7 @@ def atomic_write(path, write) -> Path:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
+    full = False
     try:
         write(tmp)
         with open(tmp, "rb") as f:  # on disk before the rename: a crash never shows an empty file
@@ -29,9 +34,17 @@ def atomic_write(path, write) -> Path:
         os.replace(tmp, path)
     except OSError as e:  # name the file the user knows, not the temp file
         raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+    except Exception:
+        # some writers report a full disk as their own error (torch.save: "unexpected pos");
+        # a disk with no room left after the failed write says what it was
+        full = shutil.disk_usage(path.parent).free < FULL
+        if not full:
+            raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    if full:  # raised out here, so the writer's traceback (and its open file) is already gone
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     return path
 
 

@@ -92,3 +92,42 @@ def test_a_full_disk_is_one_line(tmp_path, size, words, code):
     err = [l for l in r.stderr.splitlines() if l.strip()]
     assert r.returncode == code and len(err) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert err[0].startswith("synthlab: error: " + words.format(run=run)), err[0]
+
+
+def test_a_disk_that_fills_while_a_checkpoint_is_written_is_one_line_and_error_txt(tmp_path, mnist):
+    """torch.save reports a full disk as 'RuntimeError: unexpected pos': the user reads which
+    file could not be written instead, and error.txt says the same."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if not _tmpfs_works(disk):
+        pytest.skip("needs unshare -m and mount (root) to make a small disk")
+    run = disk / "run"
+    gan = ["task=gan", f"data.root={mnist}", "data.download=false", "data.limit=64", "data.batch_size=32",
+           "network.blocks=2", "task.g_steps=1", "task.d_steps=1", "trainer.max_epochs=2", "logger=none",
+           "trainer.enable_progress_bar=false", f"hydra.run.dir={run}"]
+    cmd = " ".join([f"mount -t tmpfs -o size=3m tmpfs {disk} &&", sys.executable, "-m", "synthlab",
+                    *gan, f"&& exit 0; echo rc=$? && cat {run}/error.txt"])
+    r = subprocess.run(["unshare", "-m", "sh", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, WANDB_MODE="offline"))
+    line = f"No space left on device while writing {run}/checkpoints/epoch001.ckpt"
+    err = [l for l in r.stderr.splitlines() if l.strip() and "Warning" not in l and "warn" not in l]
+    assert err == [f"synthlab: error: {line}"], r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-2:] == ["rc=1", line], r.stdout[-2000:]
+
+
+def test_the_lock_file_lives_only_while_its_run_does(tmp_path):
+    """Finished or failed, a run leaves no .synthlab.lock; one left by a killed run (its pid
+    dead, so its flock is free) is recognised as stale and replaced."""
+    from PIL import Image
+
+    ok, bad, stale = tmp_path / "ok", tmp_path / "bad", tmp_path / "stale"
+    assert cli(*TINY, f"hydra.run.dir={ok}", cwd=tmp_path).returncode == 0
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "flat.png")
+    assert cli(*TINY, f"task.exemplar={tmp_path / 'flat.png'}", f"hydra.run.dir={bad}", cwd=tmp_path).returncode == 1
+    stale.mkdir()
+    (stale / ".synthlab.lock").write_text("999999")  # what a SIGKILLed run leaves
+    r = cli(*TINY, f"hydra.run.dir={stale}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for d in (ok, bad, stale):
+        assert not (d / ".synthlab.lock").exists(), d
+    assert (ok / "metrics.json").exists() and (bad / "error.txt").exists() and (stale / "metrics.json").exists()

@@ -64,3 +64,32 @@ def options(group: str) -> list[str] | None:
 def groups() -> list[str]:
     root = Path(CONF)
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and any(p.glob("*.yaml")))
+
+
+def instantiate(node, *args, **kwargs):
+    """hydra's instantiate, but a SynthlabError inside comes out as itself, not wrapped."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as _instantiate
+    from omegaconf.errors import MissingMandatoryValue
+
+    from synthlab.checks import missing
+    from synthlab.errors import SynthlabError
+
+    try:
+        return _instantiate(node, *args, **kwargs)
+    except MissingMandatoryValue as e:
+        raise SynthlabError(missing(e.full_key)) from None
+    except InstantiationException as e:
+        cause = e
+        while cause is not None and not isinstance(cause, SynthlabError):
+            cause = cause.__cause__
+        if cause is not None:
+            raise cause from None
+        # a value of the wrong type or range that the class did not check itself: still a
+        # config mistake, named in one line (target and the underlying message)
+        root = e
+        while root.__cause__ is not None:
+            root = root.__cause__
+        target = node.get("_target_", "?")
+        msg = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
+        raise SynthlabError(f"cannot build {target} from the config: {type(root).__name__}: {msg}") from e

@@ -122,6 +122,18 @@ def check_run_folder(args, multirun: bool) -> None:
         folder.check_free_for(force="force=true" in args)
 
 
+def check_network(cfg) -> None:
+    """A sweep's network built once before its jobs (random weights: cheap), so a bad width,
+    depth or unit count is one line, not one error folder per job. The class's own checks
+    are the rule: nothing is written twice."""
+    from omegaconf import OmegaConf
+
+    from synthlab.config import instantiate
+
+    if OmegaConf.select(cfg, "network._target_") is not None:
+        instantiate(cfg.network)
+
+
 def check_swept_values(args) -> None:
     """Every value of a swept key that synthlab/checks.py has a rule for, before the grid
     starts: a bad one is named with its key, instead of failing its job an hour in."""
@@ -134,12 +146,16 @@ def check_swept_values(args) -> None:
     firsts = {o.get_key_element(): next(o.sweep_string_iterator()) for o in parsed if o.is_sweep_override()}
     for o in parsed:
         key = o.get_key_element()
-        if not o.is_sweep_override() or key not in RULES:
+        network = key.startswith(("network.", "network/"))
+        if not o.is_sweep_override() or not (key in RULES or network):
             continue
         for value in list(o.sweep_string_iterator())[1:]:  # the first was checked with the rest
             others = [f"{k}={v}" for k, v in firsts.items() if k != key]
             try:
-                check_values(compose(fixed + others + [f"{key}={value}"]))
+                cfg = compose(fixed + others + [f"{key}={value}"])
+                check_values(cfg)
+                if network:
+                    check_network(cfg)
             except SynthlabError as e:
                 raise SynthlabError(f"in the sweep over {key}, the value {value!r}: {e}") from None
 
@@ -155,6 +171,7 @@ def check(args, multirun: bool, dry: bool = False) -> None:
     cfg = compose_checked(args)
     check_values(cfg)  # one line, quickly, and no run folder (in a sweep: before any job starts)
     if multirun:
+        check_network(cfg)
         check_swept_values(args)
     if "--cfg" not in args and not dry:  # a preview writes nothing, so needs no folder
         check_run_folder(args, multirun)

@@ -8,11 +8,9 @@ import time
 from pathlib import Path
 
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate as _instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from synthlab.checks import missing
+from synthlab.config import instantiate
 from synthlab.errors import SynthlabError
 from synthlab.io import check_state, checkpoint_io, load_weights, write_text
 from synthlab.runfolder import RunFolder, newest_resumable
@@ -32,30 +30,6 @@ def quiet_lightning():
                 # one process per job: on a machine with SLURM installed the hint is noise
                 ".*`srun` command is available on your system but is not used.*"):
         warnings.filterwarnings("ignore", message=msg)
-
-
-def instantiate(node, *args, **kwargs):
-    """hydra's instantiate, but a SynthlabError inside comes out as itself, not wrapped."""
-    from omegaconf.errors import MissingMandatoryValue
-
-    try:
-        return _instantiate(node, *args, **kwargs)
-    except MissingMandatoryValue as e:
-        raise SynthlabError(missing(e.full_key)) from None
-    except InstantiationException as e:
-        cause = e
-        while cause is not None and not isinstance(cause, SynthlabError):
-            cause = cause.__cause__
-        if cause is not None:
-            raise cause from None
-        # a value of the wrong type or range that the class did not check itself: still a
-        # config mistake, named in one line (target and the underlying message)
-        root = e
-        while root.__cause__ is not None:
-            root = root.__cause__
-        target = node.get("_target_", "?")
-        msg = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
-        raise SynthlabError(f"cannot build {target} from the config: {type(root).__name__}: {msg}") from e
 
 
 def seed_of(cfg: DictConfig) -> int:

@@ -5,8 +5,9 @@ import torch
 from conftest import CONF
 
 from synthlab import SynthlabError
+from synthlab.config import instantiate
 from synthlab.nets import RandomConvNet
-from synthlab.run import build, instantiate
+from synthlab.run import build
 from synthlab.tasks.base import Task
 
 GROUPS = ["network", "network/activation", "network/downsampling", "network/init", "optim", "critic", "data",

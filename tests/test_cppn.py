@@ -7,11 +7,12 @@ from conftest import from_yaml
 from PIL import Image
 
 from synthlab import SynthlabError
+from synthlab.config import instantiate
 from synthlab.metrics import complexity
 from synthlab.nets.cppn import CPPN, Coords, ResidualCPPN, n_params
 from synthlab.nets.layers import Normal
 from synthlab.render import check_size, render, timeline
-from synthlab.run import build, instantiate, run
+from synthlab.run import build, run
 
 FAST = ["logger=none", "trainer.enable_progress_bar=false"]
 

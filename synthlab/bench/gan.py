@@ -127,8 +127,8 @@ def main(argv) -> int:
     common_args(p, "gan")
     a = p.parse_args(argv)
 
-    from synthlab.config import compose
-    from synthlab.run import build, instantiate
+    from synthlab.config import compose, instantiate
+    from synthlab.run import build
 
     cfg = compose(["task=gan", f"data.root={a.data}", f"data.batch_size={a.batch}", "data.download=false",
                    "seed=0"])

@@ -81,8 +81,9 @@ def per_eval(size, overrides, evals, device):
 
 def synthesis(overrides, device):
     """A whole run (all phases) through a real Trainer: wall seconds and SWD."""
+    from synthlab.config import instantiate
     from synthlab.metrics import swd
-    from synthlab.run import instantiate, quiet_lightning
+    from synthlab.run import quiet_lightning
 
     cfg, task = build(overrides, device)
     quiet_lightning()

@@ -33,9 +33,10 @@ def test_a_sweep_exits_zero_only_when_every_job_finished_or_partial_grids_are_ac
     args = ["-m", "task=cppn", "task.size=[16,16]", "logger=none", "trainer.enable_progress_bar=false"]
     r = cli(*args, "network.width=4,8", f"hydra.sweep.dir={tmp_path}/ok", cwd=tmp_path)
     assert r.returncode == 0 and r.stderr.strip().splitlines()[-1] == f"synthlab: all 2 jobs finished ({tmp_path}/ok)"
-    r = cli(*args, "network.width=4,-4", f"hydra.sweep.dir={tmp_path}/bad", cwd=tmp_path)
+    # an unknown coordinate mode is found only when the job builds its task
+    r = cli(*args, "task.coords=symmetric,nope", f"hydra.sweep.dir={tmp_path}/bad", cwd=tmp_path)
     assert r.returncode == 1 and "synthlab: 1 of 2 jobs failed (see " in r.stderr.strip().splitlines()[-1]
-    r = cli(*args, "network.width=4,-4", "sweep_ok_if=any", f"hydra.sweep.dir={tmp_path}/partial", cwd=tmp_path)
+    r = cli(*args, "task.coords=symmetric,nope", "sweep_ok_if=any", f"hydra.sweep.dir={tmp_path}/partial", cwd=tmp_path)
     assert r.returncode == 0 and "1 of 2 jobs failed" in r.stderr
     r = cli(*args, "network.width=4", "sweep_ok_if=some", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
@@ -43,7 +44,19 @@ def test_a_sweep_exits_zero_only_when_every_job_finished_or_partial_grids_are_ac
 
 
 def test_a_bad_value_is_one_line_before_the_sweep_starts(tmp_path):
-    """Fixed or swept, a value a rule can check fails before any job: one line, no folder."""
+    """Fixed or swept, a value a rule or the network can check fails before any job: one
+    line, no folder."""
+    r = cli("-m", "sweep=texture_act_down", "network.units=-1", "logger=none", f"hydra.sweep.dir={tmp_path}/n",
+            cwd=tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "n").exists()
+    assert r.stderr.strip().splitlines() == ["synthlab: error: network.units must be positive, got -1"]
+    r = cli("-m", "task=cppn", "network.width=16,-4", "logger=none", f"hydra.sweep.dir={tmp_path}/w", cwd=tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "w").exists()
+    assert r.stderr.strip().splitlines() == [
+        "synthlab: error: in the sweep over network.width, the value '-4': network depth >= 0, width >= 1, "
+        "channels >= 1 and z_dim >= 0 needed, got 8, -4, 3, 8"]
+    r = cli("-m", "task=cppn", "network.width=16,-4", "--dry-run", cwd=tmp_path)  # a preview checks the same
+    assert r.returncode == 2 and r.stdout == "" and "the value '-4'" in r.stderr
     r = cli("-m", *TINY, "task.exemplar=/no/such.png", "seed=0,1,2", f"hydra.sweep.dir={tmp_path}/a", cwd=tmp_path)
     assert r.returncode == 2 and not (tmp_path / "a").exists()
     assert r.stderr.strip().splitlines() == ["synthlab: error: image not found: /no/such.png (exemplar)"]

@@ -28,6 +28,8 @@ def main():
     except Stopped as e:  # before or between jobs (inside one, guard has said where)
         print(f"synthlab: {e}", file=sys.stderr)
         sys.exit(128 + e.signum)
+    except BrokenPipeError:  # `synthlab ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def start(args):

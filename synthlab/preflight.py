@@ -78,6 +78,7 @@ def parse(args, multirun: bool) -> list:
 def compose_checked(args):
     """Compose once, so a misspelled or renamed key fails in one line with a suggestion. A
     sweep is composed with the first value of each swept key: the same keys."""
+    import yaml
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
@@ -88,6 +89,10 @@ def compose_checked(args):
            for o in parse(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
     try:
         return compose(ovr)
+    except yaml.YAMLError as e:  # a config or sweep file that is not valid YAML (a key given twice)
+        mark = getattr(e, "problem_mark", None)
+        where = f"{mark.name}, line {mark.line + 1}" if mark else "a config file"
+        raise SynthlabError(f"{where}: {getattr(e, 'problem', None) or str(e).splitlines()[0]}") from None
     except (HydraException, OmegaConfBaseException) as e:
         cause = e.__cause__  # Hydra wraps the OmegaConf error that names the key it could not set
         key = cause.full_key if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) else None

@@ -22,13 +22,13 @@ RECORD = "sweep.json"
 
 
 def grid(config) -> list[list[str]]:
-    """The jobs of a sweep as the basic sweeper expands them: the command line's overrides and
-    the sweep file's params, one list of key=value per job."""
+    """The jobs of a sweep as the basic sweeper expands them: the sweep file's params, then the
+    command line's overrides (a key in both: the command line's values), one list per job."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     params = config.hydra.sweeper.get("params") or {}
-    args = list(config.hydra.overrides.task) + [f"{k}={v}" for k, v in params.items()]
+    args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
     parsed = OverridesParser.create().parse_overrides(args)
     return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 

@@ -1,6 +1,8 @@
 """Fault suite, sweeps: a job that raises does not stop the others; the rerun skips what
 finished; the report lists the failure with its one-line reason."""
 
+import os
+
 from conftest import TINY, cli
 
 
@@ -94,3 +96,16 @@ def test_every_sweep_file_previews_its_job_count():
         r = cli("-m", f"sweep={f.stem}", *extra, "--dry-run", cwd=Path(f).parent)
         assert r.returncode == 0, (f.stem, r.stderr[-500:])
         assert r.stdout.startswith(f"{want} jobs in "), (f.stem, r.stdout[:200])
+
+
+def test_a_sweep_file_that_gives_a_key_twice_is_one_line(tmp_path):
+    from conftest import ROOT
+
+    f = ROOT / "sweeps" / f"zz_test_twice_{os.getpid()}.yaml"
+    f.write_text("# @package _global_\nhydra:\n  sweeper:\n    params:\n      seed: 0,1\n      seed: 2,3\n")
+    try:
+        r = cli("-m", f"sweep={f.stem}", "--dry-run", cwd=tmp_path)
+    finally:
+        f.unlink()
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"synthlab: error: {f}, line 6: found duplicate key seed"]

@@ -114,6 +114,62 @@ def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
     return "\n".join(lines)
 
 
+def ablation(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
+    """Which value of `key` is best, averaged over the other axes and seeds, and is the
+    difference bigger than seed noise? Per value: n, mean +- sd of each metric. For the first
+    metric, its difference from the best value, paired over the settings of the other axes
+    (seeds averaged), against the seed noise: the pooled sd of runs that differ only in their
+    seed. |difference| > 2 standard errors is marked significant; with one seed per setting
+    there is no noise estimate and the mark is `?`."""
+    from statistics import mean, stdev
+
+    from synthlab.report_html import value
+
+    ok = [r for r in runs if r.get("status") == "ok"]
+    cols = [c for c in columns(ok) if c not in ("params", "seconds")][:4]
+    if not cols:
+        return ""
+    first, better = cols[0], (max if cols[0] in WORST else min)  # WORST: metrics where low is bad
+
+    def setting(r):
+        return " ".join(sorted(o for o in r.get("overrides", []) if not o.startswith((key + "=", "seed=", *skip))))
+
+    cells: dict[tuple, list] = {}
+    for r in ok:
+        if isinstance(r.get(first), (int, float)) and math.isfinite(r[first]):
+            cells.setdefault((value(r, key), setting(r)), []).append(r[first])
+    replicated = [c for c in cells.values() if len(c) > 1]
+    dof = sum(len(c) - 1 for c in replicated)
+    noise = math.sqrt(sum((x - mean(c)) ** 2 for c in replicated for x in c) / dof) if dof else None
+    per_cell = round(mean(len(c) for c in cells.values())) if cells else 1
+    vals = sorted({v for v, _ in cells})
+    means = {v: mean(x for (vv, _), c in cells.items() if vv == v for x in c) for v in vals}
+    best = better(vals, key=lambda v: means[v]) if vals else None
+    head = [f"| {key} | n | " + " | ".join(f"{c} mean ± sd" for c in cols) + f" | {first} vs best | significant? |",
+            "|---" * (len(cols) + 4) + "|"]
+    rows = []
+    for v in sorted(vals, key=lambda v: means[v], reverse=better is max):
+        rs = [r for r in ok if value(r, key) == v]
+        stats = []
+        for c in cols:
+            xs = [r[c] for r in rs if isinstance(r.get(c), (int, float)) and math.isfinite(r[c])]
+            stats.append(f"{mean(xs):.3g} ± {stdev(xs):.2g}" if len(xs) > 1 else (f"{xs[0]:.3g}" if xs else ""))
+        pairs = [mean(c) - mean(cells[(best, s)]) for (vv, s), c in cells.items() if vv == v and (best, s) in cells]
+        if v == best:
+            diff, verdict = "", "best"
+        elif not pairs or noise is None:
+            diff, verdict = (f"{mean(pairs):+.3g}" if pairs else ""), "? (one seed: no noise estimate)"
+        else:
+            se = noise * math.sqrt(2 / per_cell) / math.sqrt(len(pairs))
+            d = mean(pairs)
+            diff, z = f"{d:+.3g}", abs(d) / se
+            verdict = f"yes ({z:.1f} SE)" if z > 2 else f"no (within seed noise, {z:.1f} SE)"
+        rows.append(f"| {v} | {len(rs)} | " + " | ".join(stats) + f" | {diff} | {verdict} |")
+    note = (f"seed noise of {first}: sd {noise:.3g} over {dof} degrees of freedom" if noise is not None
+            else "one run per setting: no seed noise estimate")
+    return "\n".join(head + rows + ["", note])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="synthlab report", description=__doc__)
     p.add_argument("dir", type=Path)
@@ -128,13 +184,17 @@ def main(argv=None) -> int:
     if not runs:
         print(f"synthlab: error: no runs (metrics.json or error.txt) under {a.dir}", file=sys.stderr)
         return 2
-    text = fold(runs, a.over) if a.over else table(runs, a.sort)
-    print(text)
-    from synthlab.report_html import contact_sheet, curves, dashboard
+    from synthlab.report_html import axes, contact_sheet, curves, dashboard
 
+    if a.over and a.over not in axes(runs):
+        print(f"synthlab: error: {a.over} is not swept in {a.dir}: its swept keys are "
+              f"{', '.join(axes(runs)) or 'none'}", file=sys.stderr)
+        return 2
+    text = fold(runs, a.over) + "\n\n" + ablation(runs, a.over) if a.over else table(runs, a.sort)
+    print(text)
     cols = columns(runs)
     metric = a.sort or ("swd" if "swd" in cols else (cols[0] if cols else None))
-    sheet = contact_sheet(a.dir, runs, metric)
+    sheet = contact_sheet(a.dir, runs, metric, group=a.over)
     plot = curves(a.dir, runs, only=a.curves.split(",") if a.curves else None)
     page = dashboard(a.dir, runs, cols, plot)
     # the folded table is its own file: `--over` never replaces the plain report

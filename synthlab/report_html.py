@@ -30,15 +30,15 @@ def main_image(root: Path, run: dict) -> Path | None:
     return None
 
 
-def axes(runs: list[dict]) -> list[str]:
-    """Override keys whose values differ between runs, most values first."""
+def axes(runs: list[dict], first: str | None = None) -> list[str]:
+    """Override keys whose values differ between runs, `first` first, then most values first."""
     values: dict[str, set] = {}
     for r in runs:
         for o in r.get("overrides", []):
             k, _, v = o.partition("=")
             values.setdefault(k, set()).add(v)
     varying = [k for k, v in values.items() if len(v) > 1]
-    return sorted(varying, key=lambda k: -len(values[k]))
+    return sorted(varying, key=lambda k: (k != first, -len(values[k])))
 
 
 def value(run: dict, key: str) -> str:
@@ -74,10 +74,11 @@ def thumb(path: Path, side: int) -> Image.Image | None:
 
 
 def contact_sheet(root: Path, runs: list[dict], metric: str | None, cell: int = 192,
-                  path: Path | None = None) -> Path | None:
-    """Two swept axes: rows x columns. One axis (or none): a grid, wrapped near-square. Texture
-    runs put their exemplar beside the output (one axis) or in a first column (two axes)."""
-    ax = axes(runs)
+                  path: Path | None = None, group: str | None = None) -> Path | None:
+    """Two swept axes: rows x columns (`group`, e.g. report --over's key, as the rows). One
+    axis (or none): a grid, wrapped near-square. Texture runs put their exemplar beside the
+    output (one axis) or in a first column (two axes)."""
+    ax = axes(runs, group)
     rows_key, cols_key = (ax + [None, None])[:2]
     exemplar = {}  # run dir or row value -> exemplar.png
     for r in runs:

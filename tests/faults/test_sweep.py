@@ -109,3 +109,14 @@ def test_a_sweep_file_that_gives_a_key_twice_is_one_line(tmp_path):
         f.unlink()
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"synthlab: error: {f}, line 6: found duplicate key seed"]
+
+
+def test_a_joblib_sweep_with_a_failed_job_fails_too(tmp_path):
+    """Parallel workers (launcher=joblib): the sweep's record and summary do not depend on the
+    launcher; the failed job is named and the command exits 1."""
+    args = ["-m", "task=cppn", "task.size=[16,16]", "logger=none", "trainer.enable_progress_bar=false",
+            "launcher=joblib", "hydra.launcher.n_jobs=2", "task.coords=symmetric,nope", f"hydra.sweep.dir={tmp_path}/j"]
+    r = cli(*args, cwd=tmp_path)
+    failed = [p.parent for p in (tmp_path / "j").glob("*/error.txt")]
+    assert len(failed) == 1 and r.returncode == 1, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == f"synthlab: 1 of 2 jobs failed (see {failed[0]})"

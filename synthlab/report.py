@@ -21,7 +21,8 @@ from synthlab.io import write_json, write_text
 from synthlab.runfolder import RunFolder, runs_under
 
 # metrics shown when any run has them, in this order (texture, then CPPN complexity)
-KNOWN = ["swd", "swd_band", "swd_floor", "copy32", "copy64", "png_bpp", "grad", "hf_share", "std", "params", "seconds"]
+KNOWN = ["swd", "swd_band", "swd_floor", "copy32", "copy64", "grain_ratio", "png_bpp", "grad", "hf_share", "std",
+         "params", "seconds"]
 
 
 def columns(runs: list[dict]) -> list[str]:
@@ -94,11 +95,12 @@ WORST = {"grad": min, "png_bpp": min, "hf_share": min, "std": min}  # others: hi
 def fold(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
     """Mean and worst of each metric over the values of `key`, per setting of the rest."""
     groups: dict[str, list[dict]] = {}
+    shared = set.intersection(*(set(r.get("overrides", [])) for r in runs)) if runs else set()
     for r in runs:
         if r.get("status") != "ok":
             continue
-        rest = [o for o in r.get("overrides", []) if not o.startswith((key + "=", *skip))]
-        groups.setdefault(" ".join(sorted(rest)) or "(defaults)", []).append(r)
+        rest = [o for o in r.get("overrides", []) if not o.startswith((key + "=", *skip)) and o not in shared]
+        groups.setdefault(" ".join(sorted(rest)) or "(all)", []).append(r)
     cols = [c for c in columns(runs) if c != "params"]
     lines = ["| setting | n | " + " | ".join(f"{c} mean | {c} worst" for c in cols) + " |",
              "|---" * (2 * len(cols) + 2) + "|"]
@@ -126,7 +128,7 @@ def ablation(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
     from synthlab.report_html import value
 
     ok = [r for r in runs if r.get("status") == "ok"]
-    cols = [c for c in columns(ok) if c not in ("params", "seconds")][:4]
+    cols = [c for c in columns(ok) if c not in ("params", "seconds", "swd_floor")][:4]  # floor: the exemplar's
     if not cols:
         return ""
     first, better = cols[0], (max if cols[0] in WORST else min)  # WORST: metrics where low is bad

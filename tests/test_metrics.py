@@ -53,3 +53,33 @@ def test_swd_band_and_floor():
     s = swd(torch.rand_like(a), a)
     assert s["band"] == sum(s["levels"][:-1]) / (len(s["levels"]) - 1)
     assert 0 < swd_floor(a)["mean"] < s["mean"] / 2
+
+
+
+def test_colour_grain_sees_chroma_dots_and_not_grey_texture():
+    import torch
+
+    from synthlab.metrics import grain, grain_ratio
+
+    gen = torch.Generator().manual_seed(0)
+    grey = torch.rand(1, 64, 64, generator=gen).expand(3, 64, 64)  # busy, but grey
+    assert grain(grey) < 1e-9
+    dots = (grey + 0.05 * torch.randn(3, 64, 64, generator=gen)).clamp(0, 1)
+    r = grain_ratio(dots, grey)
+    assert r["grain"] > 5 and r["grain_ratio"] == r["grain"] / 0.5  # the exemplar's grain floored at 0.5
+    flat_tint = torch.stack([grey[0] * 0 + 0.6, grey[0] * 0 + 0.4, grey[0] * 0 + 0.5])
+    assert grain(flat_tint) < 1e-9  # colour without high-frequency change is not grain
+
+
+def test_the_exemplar_noise_start_keeps_a_grey_exemplar_grey(make_cfg):
+    import torch
+    from conftest import TINY
+
+    from synthlab.metrics import grain
+    from synthlab.run import build
+
+    for noise, grey in (("exemplar", True), ("rgb", False)):
+        task = build(make_cfg([*TINY, "task.exemplar=skimage:gravel", f"task.noise={noise}"]), "/tmp/unused")
+        x = (task.initial_image(48, 48)[0] + 1) / 2
+        assert (grain(x) < 1e-6) == grey, noise
+        assert torch.equal(task.initial_image(48, 48), task.initial_image(48, 48))  # same seed, same start

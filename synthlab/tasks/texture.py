@@ -14,13 +14,15 @@ from synthlab.io import save_png
 from synthlab.losses import active, taps, tv_loss
 from synthlab.tasks.base import ImageTask, image_size
 
+NOISE = ("rgb", "exemplar")  # the start: uniform per RGB channel, or the exemplar's colour statistics
+
 
 class TextureSynthesis(ImageTask):
     value_range = (-1.0, 1.0)
 
     def __init__(self, net, optim, critics: dict, out_dir, *, exemplar: str, size,
                  exemplar_max_side, phases: int, iterations: int, tv_weight: float,
-                 noise_range, evals_per_step: int, frames_every: int, channels_last: bool,
+                 noise: str, noise_range, evals_per_step: int, frames_every: int, channels_last: bool,
                  seed: int, name: str):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, out_dir, name, seed)
         if not tv_weight >= 0:
@@ -31,7 +33,9 @@ class TextureSynthesis(ImageTask):
         self.net, self.critics = net, active(critics or {}, "texture", "critic=patches")
         net.check_taps(taps(critics.values()))  # a switched-off critic's layers must exist too
         self.layers = taps(self.critics)
-        self.tv_weight, self.noise_range = tv_weight, (lo, hi)
+        if noise not in NOISE:
+            raise SynthlabError(f"unknown task.noise {noise!r}; choose one of: {', '.join(NOISE)}")
+        self.tv_weight, self.noise, self.noise_range = tv_weight, noise, (lo, hi)
         self.channels_last = channels_last
         if channels_last:  # NHWC convs: faster with oneDNN on CPU and tensor cores on GPU
             net.to(memory_format=torch.channels_last)
@@ -77,7 +81,14 @@ class TextureSynthesis(ImageTask):
 
     def initial_image(self, h, w):
         gen = torch.Generator().manual_seed(self.seed + 1)
-        lo, hi = self.noise_range
+        if self.noise == "exemplar":  # the exemplar's mean and colour covariance: grey stays grey
+            px = self.exemplar.double().flatten(1).T.cpu()  # (N, 3) in [0, 1]
+            mean = px.mean(0)
+            val, vec = torch.linalg.eigh(torch.cov(px.T))
+            z = torch.randn(h * w, 3, generator=gen, dtype=torch.float64)
+            x = mean + (z * val.clamp(min=0).sqrt()) @ vec.T
+            return (x.T.reshape(1, 3, h, w).float().clamp(0, 1)) * 2 - 1
+        lo, hi = self.noise_range  # independent uniform noise per RGB channel (doodle.py)
         return torch.rand(1, 3, h, w, generator=gen) * (hi - lo) / 127.5 + (lo / 127.5 - 1)
 
     def loss(self):
@@ -90,7 +101,7 @@ class TextureSynthesis(ImageTask):
     def save_outputs(self, text: dict) -> dict:
         """Write texture.png (config in its PNG text) and exemplar.png (the exemplar as used, at
         its cap: reports show the two side by side); return the quality metrics."""
-        from synthlab.metrics import copy_shares, swd, swd_floor
+        from synthlab.metrics import copy_shares, grain_ratio, swd, swd_floor
 
         img, ex = self.result(), self.exemplar.float().cpu()
         save_png(self.out_dir / "exemplar.png", ex)
@@ -98,6 +109,6 @@ class TextureSynthesis(ImageTask):
         s = swd(img, ex)
         stats = {k: v for c in self.critics for k, v in c.stats().items()}
         return {"swd": s["mean"], "swd_band": s["band"], "swd_floor": swd_floor(ex)["mean"],
-                "swd_levels": s["levels"], **copy_shares(img, ex), **self.run_stats(),
+                "swd_levels": s["levels"], **copy_shares(img, ex), **grain_ratio(img, ex), **self.run_stats(),
                 "exemplar_size": list(ex.shape[-2:]), "exemplar_original_size": self.exemplar_original,
                 "exemplar_scale": self.exemplar_scale, **stats}

@@ -16,6 +16,8 @@ from synthlab.errors import SynthlabError
 
 class Critic:
     image = "style"  # which of the task's images the targets come from: "style" or "content"
+    reach = 0  # pixels of neighbours each feature position is compared with (patches: 1), so a
+               # seamless tile pads the output's features by this much, around the seam
 
     def __init__(self, taps, *, weight: float):
         if isinstance(taps, str) or not list(taps):

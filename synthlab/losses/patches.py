@@ -199,6 +199,7 @@ class PatchCritic(Critic):
     evaluations; match_dtype: the score matmul's dtype (auto: bf16 where the hardware has it)."""
 
     part = PatchLayer
+    reach = 1  # 3x3 patches
 
     def __init__(self, taps, *, weight: float, variety: float, budget_mb: float,
                  match_every: int, match_dtype: str):

@@ -65,6 +65,19 @@ class FeatureNet(nn.Module):
     def feature_size(self, h: int, w: int, tap: str) -> tuple:
         return self.layer_size(*self.input_size(h, w, tap), split(tap)[0])
 
+    def wrap(self) -> None:
+        """Seamless tiles: every padded conv pads circularly, so a periodic image has periodic
+        features (pooling and strided layers need no padding). Nets that cannot say so."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
+                m.padding_mode = "circular"
+
+    def period(self, tap: str) -> int:
+        """What a periodic image's sides must be multiples of for this tap's features to be
+        periodic too: its scale times the layer's downsampling."""
+        layer, scale = split(tap)
+        return scale * (1024 // self.layer_size(1024, 1024, layer)[0])
+
     def forward(self, x: torch.Tensor, taps) -> dict:
         """Features of the taps, keyed by tap: the net runs once per scale."""
         self.check_taps(taps)

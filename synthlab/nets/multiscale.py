@@ -92,6 +92,10 @@ class RandomMultiscaleNet(FeatureNet):
         bias = torch.cat([c.bias for c in convs])
         return y[..., :h, :w] + bias[:, None, None]
 
+    def wrap(self) -> None:
+        if self.padding != "circular":  # valid padding crops: its features cannot wrap around
+            raise SynthlabError("task.tileable needs network.padding=circular for network=random_multiscale")
+
     def compute(self, x: torch.Tensor, names):
         h, w = x.shape[-2:]
         if min(h, w) < self.K:

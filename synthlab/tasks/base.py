@@ -109,6 +109,10 @@ class ImageTask(Task):
     def loss(self) -> torch.Tensor:
         raise NotImplementedError
 
+    def upsample(self, x: torch.Tensor, size) -> torch.Tensor:
+        """The previous phase's image at the next phase's size (bicubic)."""
+        return resize(x, size, mode="bicubic")
+
     def check_memory(self, extra_px: int = 0) -> None:
         """Refuse an output too large for memory before any phase allocates it. A probe forward
         gives the network's activations per pixel; a phase holds them about three times
@@ -133,7 +137,7 @@ class ImageTask(Task):
             if phase == 0 or self.phase < 0:
                 x = self.initial_image(h, w)
             else:
-                x = resize(self.image.detach(), (h, w), mode="bicubic").clamp(*self.value_range)
+                x = self.upsample(self.image.detach(), (h, w)).clamp(*self.value_range)
         self.image = nn.Parameter(x.to(self.device).contiguous())
         self.solver.start([self.image])
         self.phase = phase

@@ -7,6 +7,7 @@ plus TV smoothness (tv_weight). This module gives the exemplar targets per phase
 """
 
 import torch
+import torch.nn.functional as F
 
 from synthlab.data import fit_max_side, load_image, resize
 from synthlab.errors import SynthlabError
@@ -22,7 +23,8 @@ class TextureSynthesis(ImageTask):
 
     def __init__(self, net, optim, critics: dict, out_dir, *, exemplar: str, size,
                  exemplar_max_side, phases: int, iterations: int, tv_weight: float,
-                 noise: str, noise_range, evals_per_step: int, frames_every: int, channels_last: bool,
+                 noise: str, noise_range, tileable: bool, evals_per_step: int, frames_every: int,
+                 channels_last: bool,
                  seed: int, name: str):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, out_dir, name, seed)
         if not tv_weight >= 0:
@@ -45,6 +47,9 @@ class TextureSynthesis(ImageTask):
         self.exemplar_scale, self.exemplar_original = ex.shape[-1] / full.shape[-1], list(full.shape[-2:])
         self.register_buffer("exemplar", ex, persistent=False)
         self.size = image_size(size, tuple(ex.shape[-2:]))
+        self.tileable = bool(tileable)
+        if self.tileable:
+            net.wrap()
         self.check_sizes()
         if float(ex.std(dim=(1, 2), correction=0).max()) < 1 / 1024:  # e.g. fully transparent: one colour
             raise SynthlabError(f"exemplar {exemplar} is one flat colour: there is no texture to synthesise "
@@ -53,8 +58,14 @@ class TextureSynthesis(ImageTask):
 
     def check_sizes(self):
         """Every tapped layer must hold a 3x3 patch in every phase, for output and exemplar
-        (and the image at least the network's largest filter)."""
+        (and the image at least the network's largest filter); a seamless tile's sides, in
+        every phase, must be multiples of what each tap downsamples by."""
         least = self.net.min_size
+        for layer in self.layers if self.tileable else ():
+            m = self.net.period(layer) * 2 ** (self.solver.phases - 1)
+            if self.size[0] % m or self.size[1] % m:
+                raise SynthlabError(f"task.tileable: the output's sides must be multiples of {m} for {layer} "
+                                    f"over {self.solver.phases} phase(s); got {self.size[0]}x{self.size[1]}")
         for what, hw in (("output", self.size), ("exemplar", tuple(self.exemplar.shape[-2:]))):
             h, w = self.solver.phase_size(hw, 0)
             for layer in self.layers:
@@ -72,6 +83,14 @@ class TextureSynthesis(ImageTask):
         if self.channels_last:  # the image itself stays contiguous: L-BFGS flattens it with view()
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x, self.layers)
+
+    def upsample(self, x, size):
+        if not self.tileable:
+            return super().upsample(x, size)
+        p = 2  # bicubic reads 2 pixels each side: pad around the seam, resize, crop
+        f = size[0] // x.shape[-2]
+        big = super().upsample(F.pad(x, (p, p, p, p), mode="circular"), (size[0] + 2 * p * f, size[1] + 2 * p * f))
+        return big[..., p * f: p * f + size[0], p * f: p * f + size[1]]
 
     def set_targets(self, phase):
         ex = resize(self.exemplar, self.solver.phase_size(tuple(self.exemplar.shape[-2:]), phase))
@@ -93,22 +112,32 @@ class TextureSynthesis(ImageTask):
 
     def loss(self):
         feats = self.features(self.image)
-        loss = sum(c.loss(feats) for c in self.critics)
+        loss = sum(c.loss(self.around_seam(feats, c.reach)) for c in self.critics)
         if self.tv_weight:
-            loss = loss + self.tv_weight * tv_loss(self.image)
+            loss = loss + self.tv_weight * tv_loss(self.image, wrap=self.tileable)
         return loss
+
+    def around_seam(self, feats: dict, reach: int) -> dict:
+        """A seamless tile's features padded circularly by a critic's reach, so its patches
+        across the edges are compared too (the exemplar's, the targets, are not)."""
+        if not self.tileable or not reach:
+            return feats
+        return {t: F.pad(f, (reach,) * 4, mode="circular") for t, f in feats.items()}
 
     def save_outputs(self, text: dict) -> dict:
         """Write texture.png (config in its PNG text) and exemplar.png (the exemplar as used, at
         its cap: reports show the two side by side); return the quality metrics."""
         from synthlab.metrics import copy_shares, grain_ratio, swd, swd_floor
+        from synthlab.metrics.tiles import seam_ratio, tiled
 
         img, ex = self.result(), self.exemplar.float().cpu()
         save_png(self.out_dir / "exemplar.png", ex)
         save_png(self.out_dir / "texture.png", img, text)
+        if self.tileable:
+            save_png(self.out_dir / "tiled_3x3.png", tiled(img))
         s = swd(img, ex)
         stats = {k: v for c in self.critics for k, v in c.stats().items()}
         return {"swd": s["mean"], "swd_band": s["band"], "swd_floor": swd_floor(ex)["mean"],
                 "swd_levels": s["levels"], **copy_shares(img, ex), **grain_ratio(img, ex), **self.run_stats(),
                 "exemplar_size": list(ex.shape[-2:]), "exemplar_original_size": self.exemplar_original,
-                "exemplar_scale": self.exemplar_scale, **stats}
+                "exemplar_scale": self.exemplar_scale, "seam_ratio": seam_ratio(img), **stats}

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from synthlab.data import fit_max_side, load_image, resize
 from synthlab.errors import SynthlabError
 from synthlab.io import save_png
-from synthlab.losses import active, taps, tv_loss
+from synthlab.losses import active, chroma_detail, taps, tv_loss
 from synthlab.tasks.base import ImageTask, image_size
 
 NOISE = ("rgb", "exemplar")  # the start: uniform per RGB channel, or the exemplar's colour statistics
@@ -22,13 +22,16 @@ class TextureSynthesis(ImageTask):
     value_range = (-1.0, 1.0)
 
     def __init__(self, net, optim, critics: dict, out_dir, *, exemplar: str, size,
-                 exemplar_max_side, phases: int, iterations: int, tv_weight: float,
+                 exemplar_max_side, phases: int, iterations: int, tv_weight: float, chroma_weight: float,
                  noise: str, noise_range, tileable: bool, evals_per_step: int, frames_every: int,
                  channels_last: bool,
                  seed: int, name: str):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, out_dir, name, seed)
         if not tv_weight >= 0:
             raise SynthlabError(f"task.tv_weight must be >= 0, got {tv_weight}")
+        if not chroma_weight >= 0:
+            raise SynthlabError(f"task.chroma_weight must be >= 0, got {chroma_weight}")
+        self.chroma_weight = chroma_weight
         lo, hi = noise_range
         if not 0 <= lo < hi <= 255:
             raise SynthlabError(f"task.noise_range must satisfy 0 <= lo < hi <= 255, got {list(noise_range)}")
@@ -94,6 +97,7 @@ class TextureSynthesis(ImageTask):
 
     def set_targets(self, phase):
         ex = resize(self.exemplar, self.solver.phase_size(tuple(self.exemplar.shape[-2:]), phase))
+        self.chroma_target = chroma_detail(ex[None] * 2 - 1)
         feats = self.features(ex[None] * 2 - 1)
         for c in self.critics:
             c.set_target(feats)
@@ -115,6 +119,9 @@ class TextureSynthesis(ImageTask):
         loss = sum(c.loss(self.around_seam(feats, c.reach)) for c in self.critics)
         if self.tv_weight:
             loss = loss + self.tv_weight * tv_loss(self.image, wrap=self.tileable)
+        if self.chroma_weight:  # only what exceeds the exemplar's own fine colour detail
+            excess = chroma_detail(self.image, self.tileable) - self.chroma_target
+            loss = loss + self.chroma_weight * excess.clamp(min=0)
         return loss
 
     def around_seam(self, feats: dict, reach: int) -> dict:

@@ -69,20 +69,20 @@ class SweepRecord(Callback):
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        jobs = read_record(sweep_dir).get("jobs") or []
-        failed = failed_jobs(sweep_dir, jobs)
+        n, failed = failed_jobs(sweep_dir, read_record(sweep_dir).get("jobs") or [])
         if not failed:
-            print(f"synthlab: all {len(jobs)} jobs finished ({sweep_dir})", file=sys.stderr)
+            print(f"synthlab: all {n} jobs finished ({sweep_dir})", file=sys.stderr)
             return
         shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
-        print(f"synthlab: {len(failed)} of {len(jobs)} jobs failed (see {shown})", file=sys.stderr)
+        print(f"synthlab: {len(failed)} of {n} jobs failed (see {shown})", file=sys.stderr)
         if self.ok_if != "any":  # SystemExit: Hydra turns a callback's Exception into a warning
             raise SystemExit(1)
 
 
-def failed_jobs(sweep_dir: Path, jobs: list[list[str]]) -> list[str]:
-    """The folders of jobs that did not finish, and '(not started: ...)' for a job with no
-    folder: each job is found by the overrides Hydra recorded in its folder."""
+def failed_jobs(sweep_dir: Path, jobs: list[list[str]]) -> tuple[int, list[str]]:
+    """How many jobs, and the folders of those that did not finish ('(not started: ...)' for a
+    job with no folder): each job is found by the overrides Hydra recorded in its folder.
+    Without a job list (a sweeper the record cannot expand), every job folder counts."""
     import yaml
 
     folders = {}
@@ -91,6 +91,8 @@ def failed_jobs(sweep_dir: Path, jobs: list[list[str]]) -> list[str]:
             folders[tuple(sorted(yaml.safe_load(f.read_text()) or []))] = f.parents[1]
         except (OSError, yaml.YAMLError):
             continue
+    if not jobs:
+        return len(folders), [str(d) for d in sorted(folders.values()) if not RunFolder(d).finished()]
     out = []
     for job in jobs:
         d = folders.get(tuple(sorted(job)))
@@ -98,7 +100,7 @@ def failed_jobs(sweep_dir: Path, jobs: list[list[str]]) -> list[str]:
             out.append(f"(not started: {' '.join(job)})")
         elif not RunFolder(d).finished():
             out.append(str(d))
-    return out
+    return len(jobs), out
 
 
 def job_dir(sweep_dir: str, override_dirname: str) -> str:

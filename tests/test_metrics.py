@@ -83,3 +83,18 @@ def test_the_exemplar_noise_start_keeps_a_grey_exemplar_grey(make_cfg):
         x = (task.initial_image(48, 48)[0] + 1) / 2
         assert (grain(x) < 1e-6) == grey, noise
         assert torch.equal(task.initial_image(48, 48), task.initial_image(48, 48))  # same seed, same start
+
+
+def test_chroma_detail_is_zero_on_grey_and_sees_chroma_dots():
+    import torch
+
+    from synthlab.losses import chroma_detail
+
+    gen = torch.Generator().manual_seed(0)
+    grey = torch.rand(1, 1, 32, 32, generator=gen).expand(1, 3, 32, 32) * 2 - 1
+    assert float(chroma_detail(grey)) < 1e-12 and float(chroma_detail(grey, wrap=True)) < 1e-12
+    dots = grey + 0.1 * torch.randn(1, 3, 32, 32, generator=gen)
+    assert float(chroma_detail(dots)) > 1e-3
+    dots.requires_grad_(True)
+    chroma_detail(dots).backward()  # the loss pushes the dots back towards grey
+    assert float((dots.grad * (dots - grey)).sum()) > 0

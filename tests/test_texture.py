@@ -81,6 +81,7 @@ def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
     ("task.size=[16,16]", "too small"),
     ("task.size=[0,64]", "positive"),
     ("task.tv_weight=-1", "tv_weight"),
+    ("task.chroma_weight=-1", "chroma_weight"),
     ("task.exemplar=/no/such/file.png", "not found"),
     ("task.exemplar=skimage:moon", "skimage:grass"),
     ("critic.patches.taps=[conv7_1]", "conv7_1"),

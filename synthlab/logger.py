@@ -22,7 +22,7 @@ def scalars(metrics: dict) -> dict:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
-class Images:
+class SynthlabLogger:
     """What synthlab asks of a logger beyond Lightning's: images in [0, 1], a final summary."""
 
     def log_images(self, key: str, images: list, captions: list | None = None, step: int | None = None) -> None:
@@ -35,7 +35,7 @@ class Images:
         """Flush and end the run, so the next job of a sweep starts its own."""
 
 
-class CSVLogger(Images, loggers.CSVLogger):
+class CSVLogger(SynthlabLogger, loggers.CSVLogger):
     """Metrics to CSV; images are the PNGs in the run folder, so none are logged here."""
 
     def close(self) -> None:
@@ -59,7 +59,7 @@ def hparams(params: dict) -> dict:
     return hp
 
 
-class TensorBoardLogger(Images, loggers.TensorBoardLogger):
+class TensorBoardLogger(SynthlabLogger, loggers.TensorBoardLogger):
     """Scalars and images as Lightning's, plus an HParams entry per run (see hparams) whose
     metric columns are the final metrics, written when the run ends: TensorBoard's HParams
     view then compares the runs of a sweep (tensorboard --logdir outputs/multirun/<sweep>)."""
@@ -84,7 +84,7 @@ class TensorBoardLogger(Images, loggers.TensorBoardLogger):
         self.experiment.flush()
 
 
-class WandbLogger(Images, loggers.WandbLogger):
+class WandbLogger(SynthlabLogger, loggers.WandbLogger):
     """W&B, offline unless mode=online; if online cannot start (no login, no network) it says
     so in one line and goes on offline, so a run never waits on the network."""
 

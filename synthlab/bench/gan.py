@@ -35,7 +35,7 @@ def plain_g_update(task, opt, x, y):
 
     mean, logvar = task.E(x)
     fake = task.generate(Encoder.sample(mean, logvar))
-    loss = F.cross_entropy(task.D(fake), y) + task.kl_weight * kl_loss(mean, logvar, task.size ** 2)
+    loss = F.cross_entropy(task.D(fake), y) + task.kl_weight * kl_loss(mean, logvar, task.crop ** 2)
     opt.zero_grad()
     loss.backward()
     params = list(task.E.parameters()) + list(task.G.parameters())

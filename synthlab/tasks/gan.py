@@ -43,8 +43,8 @@ class CPPNGAN(Task):
                  render_every: int, render_size: int, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
-        self.G, self.optim, self.data, self.size = net, optim, data, data.crop
-        self.E = Encoder(self.size * self.size, 512, net.z_dim, keep_prob, self.seed)
+        self.G, self.optim, self.data, self.crop = net, optim, data, data.crop
+        self.E = Encoder(self.crop * self.crop, 512, net.z_dim, keep_prob, self.seed)
         self.D = self.make_discriminator()
         self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
         self.chunk, self.recon_weight, self.gan_weight = chunk, recon_weight, gan_weight
@@ -52,7 +52,7 @@ class CPPNGAN(Task):
         if set(self.gates) != set(GATES) or not all(0 <= float(v) <= 1 for v in self.gates.values()):
             raise SynthlabError(f"task.gates takes accuracies in [0, 1] for {', '.join(GATES)}; got {self.gates}")
         coords = Coords("symmetric", scale, 1.0, net.in_dim == 3)
-        self.register_buffer("pts", coords.points(self.size, self.size, 0, self.size), persistent=False)
+        self.register_buffer("pts", coords.points(self.crop, self.crop, 0, self.crop), persistent=False)
         self.classifier_path = classifier
         if render_every < 0 or render_size < 1:
             raise SynthlabError("task.render_every must be >= 0 and task.render_size >= 1, "
@@ -63,7 +63,7 @@ class CPPNGAN(Task):
 
     def make_discriminator(self):
         """The 11-class classifier-discriminator: digits 0-9 and class 10 = fake."""
-        return Discriminator(11, self.size, 32, self.seed + 1)
+        return Discriminator(11, self.crop, 32, self.seed + 1)
 
     def train_dataloader(self):
         return self.data.train_dataloader()
@@ -73,7 +73,7 @@ class CPPNGAN(Task):
 
     # --- pieces --------------------------------------------------------------------------
     def generate(self, z):
-        return self.G(self.pts, z).reshape(-1, self.G.channels, self.size, self.size)
+        return self.G(self.pts, z).reshape(-1, self.G.channels, self.crop, self.crop)
 
     def eg_params(self) -> list:
         """The encoder's and the generator's parameters: the VAE part, trained together."""
@@ -114,7 +114,7 @@ class CPPNGAN(Task):
         backward = backward or self.manual_backward
         mean, logvar = self.E(x)
         z = Encoder.sample(mean, logvar)
-        kl = kl_loss(mean, logvar, self.size * self.size)
+        kl = kl_loss(mean, logvar, self.crop * self.crop)
         opt.zero_grad()
         chunked = 0 < self.chunk < len(x)
         if chunked:  # fakes without a graph; G runs again below, chunk by chunk
@@ -153,7 +153,7 @@ class CPPNGAN(Task):
         mean, logvar = self.E(x)
         fake = self.generate_all(Encoder.sample(mean, logvar))
         logits = self.D(fake)
-        return F.cross_entropy(logits, y), kl_loss(mean, logvar, self.size * self.size), self.acc(logits, y), fake
+        return F.cross_entropy(logits, y), kl_loss(mean, logvar, self.crop * self.crop), self.acc(logits, y), fake
 
     @staticmethod
     def acc(logits, target):
@@ -195,7 +195,7 @@ class CPPNGAN(Task):
     @torch.no_grad()
     def class_z(self, per_class: int = 10):
         """The encoder's means (E in eval) of the first `per_class` real digits of each class."""
-        x, y = by_class(self.data.images, self.data.labels, per_class, self.size)
+        x, y = by_class(self.data.images, self.data.labels, per_class, self.crop)
         self.E.eval()
         mean, _ = self.E(x.to(self.device))
         self.E.train()
@@ -221,7 +221,7 @@ class CPPNGAN(Task):
             # the post's trade-off: what the big renders of this epoch look like, as numbers
             z, _ = self.class_z(per_class=1)
             digits = render_digits(self.G, z, self.render_size, self.render_size, self.scale)
-            row.update(render_scores(clf, digits, self.size))
+            row.update(render_scores(clf, digits, self.crop))
         RunFolder(self.out_dir).write_epoch(row)  # one line per epoch, kept across kills and resumes
         self.last_sheet = grid(imgs.cpu())
         save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", self.last_sheet)
@@ -233,7 +233,7 @@ class CPPNGAN(Task):
 
     def classifier_net(self):
         if "classifier" not in self.scorer and self.classifier_path:
-            self.scorer["classifier"] = load_classifier(self.classifier_path, self.size).to(self.device)
+            self.scorer["classifier"] = load_classifier(self.classifier_path, self.crop).to(self.device)
         return self.scorer.get("classifier")
 
     def save_outputs(self, text: dict) -> dict:
@@ -257,7 +257,7 @@ class CPPNGANVAE(CPPNGAN):
 
     def make_discriminator(self):
         """Binary: real or fake, width 24."""
-        return Discriminator(1, self.size, 24, self.seed + 1)
+        return Discriminator(1, self.crop, 24, self.seed + 1)
 
     def configure_optimizers(self):
         # the VAE and D steps use the optim group's lr (1e-3); the generator-only step its own
@@ -267,7 +267,7 @@ class CPPNGANVAE(CPPNGAN):
     def losses(self, x):
         mean, logvar = self.E(x)
         fake = self.generate(Encoder.sample(mean, logvar))
-        px = self.size * self.size
+        px = self.crop * self.crop
         recon = F.binary_cross_entropy(fake.clamp(1e-7, 1 - 1e-7), x, reduction="none").flatten(1).sum(1)
         vae = (recon.mean() + kl_loss(mean, logvar, 1)) / px
         logits = self.D(fake)[:, 0]

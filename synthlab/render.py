@@ -112,7 +112,7 @@ def save_mp4(path, frames, fps: float = 24.0, invert: bool = False):
 
 def compiled(net):
     """The net's forward compiled by torch.compile (fused elementwise layers), for render's fn:
-    2.4-8x faster renders on a CPU after a few seconds of compiling (README Performance). Needs
+    faster renders on a CPU after seconds of compiling (`synthlab bench cppn`). Needs
     a C++ compiler on CPU; the result equals the eager render to float rounding. The net itself
     is left as it is."""
     return torch.compile(net.forward, dynamic=True)

@@ -11,8 +11,8 @@ Fast paths (each measured by `synthlab bench texture`; README "Performance"):
 - `match_every` k: the matches are recomputed every k evaluations and reused in between
   (matching is most of an evaluation's cost; L-BFGS also sees a fixed loss for k steps);
 - `match_dtype` bfloat16: the score matmul in bf16 (fp32 accumulation); `auto` picks it where
-  the CPU or GPU has bf16 units (on real features bf16 picks the fp32 match for 99.9% or
-  more of the patches; with pixel matching it saves little on a CPU);
+  the CPU or GPU has bf16 units (how often it picks the fp32 match, and what it saves: the
+  bench and docs/performance.md);
 - the loss without unfolding: mean |unfold(f) - T|^2 = (sum cov*f^2 - 2<f, fold(T)> + |T|^2) / n,
   where cov counts the patches covering each pixel; fold(T) is built once per matching.
 ReferencePatchCritic is the straightforward implementation the bench compares against.

@@ -3,8 +3,8 @@ leaky relu 0.2 and batch norm on the last two, then a linear layer to `classes` 
 (11 for the GAN: digits 0-9 and class 10 = fake; 10 for the plain MNIST classifier that
 scores the GAN's class consistency). Batch norm always uses the batch's own statistics, as the
 reference's `batch_norm` does (its moving averages are never used). Weights and inputs are
-channels-last: oneDNN's 5x5 stride-2 convolutions run about 1.25x faster so on the CPU
-(`synthlab bench gan`), with the same results to float rounding."""
+channels-last: oneDNN's 5x5 stride-2 convolutions run faster so on the CPU (`synthlab bench
+gan` measures it), with the same results to float rounding."""
 
 import torch
 from torch import nn

@@ -160,3 +160,17 @@ def test_a_new_critic_is_one_class_and_one_config_file(make_cfg, tmp_path):
         assert ("match_dtype" in m) == (critics != "means")  # the patch critic only where it was chosen
     task = build(make_cfg(TINY + [search, "critic=means"]), tmp_path)
     assert [type(c).__name__ for c in task.critics] == ["ChannelMeans"] and task.layers == ["conv2_1", "conv3_1"]
+
+
+def test_a_large_output_keeps_the_exemplars_scale(make_cfg, tmp_path):
+    """The exemplar cap never shrinks the features of an output asked to be large (expansion):
+    a 341x256 exemplar stays at its scale for a 512x512 output, and is capped for its own size."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (256, 341, 3), dtype=np.uint8)).save(tmp_path / "wide.png")
+    ex = [f"task.exemplar={tmp_path / 'wide.png'}", "task.exemplar_max_side=256", "logger=none"]
+    large = build(make_cfg([*ex, "task.size=[512,512]"]), tmp_path / "a")
+    assert large.exemplar_scale == 1.0 and tuple(large.exemplar.shape[-2:]) == (256, 341)
+    own = build(make_cfg(ex), tmp_path / "b")
+    assert own.exemplar_scale == 256 / 341 and own.size == (192, 256)

@@ -45,6 +45,9 @@ class TextureSynthesis(ImageTask):
         if channels_last:  # NHWC convs: faster with oneDNN on CPU and tensor cores on GPU
             net.to(memory_format=torch.channels_last)
         full = load_image(exemplar)
+        asked = image_size(size)  # None: the output takes the (capped) exemplar's size
+        if asked is not None and exemplar_max_side is not None:  # an output asked to be large keeps
+            exemplar_max_side = max(exemplar_max_side, *asked)  # the exemplar's scale (expansion)
         ex = fit_max_side(full, exemplar_max_side)
         # a capped exemplar changes the output's scale: metrics.json says by how much
         self.exemplar_scale, self.exemplar_original = ex.shape[-1] / full.shape[-1], list(full.shape[-2:])

@@ -88,7 +88,7 @@ def compose_checked(args):
     ovr = [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(o.sweep_string_iterator())}"
            for o in parse(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
     try:
-        return compose(ovr)
+        return compose(ovr, hydra=True)  # with the hydra node: a sweep file's params are in it
     except yaml.YAMLError as e:  # a config or sweep file that is not valid YAML (a key given twice)
         mark = getattr(e, "problem_mark", None)
         where = f"{mark.name}, line {mark.line + 1}" if mark else "a config file"
@@ -139,25 +139,31 @@ def check_network(cfg) -> None:
         instantiate(cfg.network)
 
 
-def check_swept_values(args) -> None:
-    """Every value of a swept key that synthlab/checks.py has a rule for, before the grid
-    starts: a bad one is named with its key, instead of failing its job an hour in."""
+def check_sweep(args, params: dict) -> None:
+    """A sweep before its grid starts: the first job's config (values and network), then every
+    other value of a swept key that a rule or the network checks, each named if bad. The sweep
+    file's params come first and the command line wins, as Hydra's basic sweeper expands them."""
     from synthlab.checks import RULES
     from synthlab.checks import check as check_values
     from synthlab.config import compose
 
-    parsed = [o for o in parse(args, True) if not o.get_key_element().lstrip("+~").startswith("hydra.")]
-    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    firsts = {o.get_key_element(): next(o.sweep_string_iterator()) for o in parsed if o.is_sweep_override()}
-    for o in parsed:
-        key = o.get_key_element()
+    lines = [f"{k}={v}" for k, v in params.items()] + [a for a in args if not a.startswith("-") and "=" in a]
+    by_key = {o.get_key_element(): o for o in parse(lines, True)
+              if not o.get_key_element().lstrip("+~").startswith("hydra.")}  # the last of a key wins
+    first = {k: next(o.sweep_string_iterator()) if o.is_sweep_override() else o.value() for k, o in by_key.items()}
+    base = [o.input_line for o in by_key.values() if not o.is_sweep_override()]
+    firsts = [f"{k}={first[k]}" for k, o in by_key.items() if o.is_sweep_override()]
+    cfg = compose(base + firsts)
+    check_values(cfg)
+    check_network(cfg)
+    for key, o in by_key.items():
         network = key.startswith(("network.", "network/"))
         if not o.is_sweep_override() or not (key in RULES or network):
             continue
+        others = [f for f in firsts if not f.startswith(key + "=")]
         for value in list(o.sweep_string_iterator())[1:]:  # the first was checked with the rest
-            others = [f"{k}={v}" for k, v in firsts.items() if k != key]
             try:
-                cfg = compose(fixed + others + [f"{key}={value}"])
+                cfg = compose(base + others + [f"{key}={value}"])
                 check_values(cfg)
                 if network:
                     check_network(cfg)
@@ -174,9 +180,9 @@ def check(args, multirun: bool, dry: bool = False) -> None:
     if any(a.startswith("-") and a not in ("-m", "--multirun", "--cfg", "--resolve") for a in args):
         return  # Hydra's own options (--info, --hydra-help ...): nothing of ours to check
     cfg = compose_checked(args)
-    check_values(cfg)  # one line, quickly, and no run folder (in a sweep: before any job starts)
-    if multirun:
-        check_network(cfg)
-        check_swept_values(args)
+    if multirun:  # before any job starts
+        check_sweep(args, dict(cfg.hydra.sweeper.params or {}))
+    else:
+        check_values(cfg)  # one line, quickly, and no run folder
     if "--cfg" not in args and not dry:  # a preview writes nothing, so needs no folder
         check_run_folder(args, multirun)

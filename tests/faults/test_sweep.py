@@ -82,7 +82,6 @@ def test_the_preview_names_the_folders_the_sweep_makes_and_writes_nothing(tmp_pa
 
 def test_every_sweep_file_previews_its_job_count():
     import re
-    from pathlib import Path
 
     import yaml
     from conftest import ROOT
@@ -93,7 +92,11 @@ def test_every_sweep_file_previews_its_job_count():
         for v in params.values():  # a,b,c or a list written as "[a,b],[c,d]"
             want *= len(re.findall(r"\[[^\]]*\]", str(v))) or len(str(v).split(","))
         extra = ["network.weights=random"] if "fc_style" in f.stem else []
-        r = cli("-m", f"sweep={f.stem}", *extra, "--dry-run", cwd=Path(f).parent)
+        r = cli("-m", f"sweep={f.stem}", *extra, "--dry-run", cwd=ROOT)
+        if "../shared/" in f.read_text() and not (ROOT.parent / "shared").is_dir():
+            # a user's clone has no ../shared: the sweep's exemplars are named as missing, before any job
+            assert r.returncode == 2 and "image not found: ../shared/" in r.stderr, (f.stem, r.stderr[-500:])
+            continue
         assert r.returncode == 0, (f.stem, r.stderr[-500:])
         assert r.stdout.startswith(f"{want} jobs in "), (f.stem, r.stdout[:200])
 

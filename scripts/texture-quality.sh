@@ -6,6 +6,7 @@
 set -euo pipefail
 declare -A RECIPES=(
   [default]=""
+  [default_round3]="task.chroma_weight=0"
   [default_seed1]="seed=1"
   [default_round2]="critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100"
   [default_round2_seed1]="critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100 seed=1"

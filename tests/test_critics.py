@@ -111,9 +111,14 @@ def test_bad_critic_values_name_the_value(make_cfg, override, words):
         build(make_cfg(TINY + ["critic=sliced", override]), "/nonexistent")
 
 
-def test_exemplar_smaller_than_the_largest_filter_is_one_line(make_cfg):
+def test_exemplar_smaller_than_the_largest_filter_is_one_line(make_cfg, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    small = tmp_path / "small.png"  # a 48 px photo (a larger output lifts the cap, never enlarges)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(small)
     cfg = make_cfg(TINY + ["network=random_multiscale", "critic=gram", "critic.gram.taps=[conv1]",
-                           "network.maps=2", "task.phases=1", "task.size=[64,64]"])
+                           "network.maps=2", "task.phases=1", "task.size=[64,64]", f"task.exemplar={small}"])
     with pytest.raises(SynthlabError, match="exemplar 48x48 is too small.*largest filter 55x55"):
         build(cfg, "/nonexistent")
 
@@ -132,7 +137,7 @@ def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
         cfg = make_cfg(TINY + extra + ["task.phases=1", "task.iterations=20"])
         task = build(cfg, cfg.out_dir)
         if "critic.gram.taps=[conv2_1@2]" in extra:  # the scaled tap is what the critic reads
-            assert task.layers == ["conv2_1@2"] and tuple(task.features(task.exemplar[None])["conv2_1@2"].shape[-2:]) == (12, 12)
+            assert task.taps == ["conv2_1@2"] and tuple(task.features(task.exemplar[None])["conv2_1@2"].shape[-2:]) == (12, 12)
         task.start_phase(0)
         with torch.no_grad():
             first = float(task.loss())

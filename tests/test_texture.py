@@ -102,10 +102,10 @@ def test_default_is_patches_plus_sliced_and_both_take_effect(make_cfg):
     assert list(cfg.critic.patches.taps) == ["conv3_1", "conv4_1"]
     assert list(cfg.critic.sliced.taps) == ["conv1_1@4", "conv2_1@4", "conv3_1", "conv4_1"]
     assert cfg.critic.patches.match_dtype == "float32" and cfg.critic.sliced.weight == 300
-    assert task.layers == ["conv3_1", "conv4_1", "conv1_1@4", "conv2_1@4"]
+    assert task.taps == ["conv3_1", "conv4_1", "conv1_1@4", "conv2_1@4"]
     _, off = _task(make_cfg, ["task.phases=1", "critic.sliced.weight=0"])
     _, alone = _task(make_cfg, ["task.phases=1", "critic=patches"])
-    assert [type(c).__name__ for c in off.critics] == ["PatchCritic"] and off.layers == ["conv3_1", "conv4_1"]
+    assert [type(c).__name__ for c in off.critics] == ["PatchCritic"] and off.taps == ["conv3_1", "conv4_1"]
     losses = []
     for t in (task, off, alone):
         t.start_phase(0)
@@ -124,7 +124,8 @@ def test_experiment_reproduces_the_post(make_cfg):
     t, n, c = cfg.task, cfg.network, cfg.critic
     assert list(c) == ["patches"] and c.patches._target_ == "synthlab.losses.PatchCritic"
     assert (t.phases, t.iterations, c.patches.weight, c.patches.variety, t.tv_weight) == (4, 10, 100.0, 0.1, 0.1)
-    assert list(c.patches.layers) == ["conv3_1", "conv4_1"] and list(t.noise_range) == [0, 255]
+    assert t.chroma_weight == 0.0  # the post had no colour term
+    assert list(c.patches.taps) == ["conv3_1", "conv4_1"] and list(t.noise_range) == [0, 255] and t.noise == "rgb"
     assert (c.patches.match_dtype, c.patches.match_every) == ("float32", 1)
     assert t.exemplar_max_side is None and t.size is None
     assert n.activation._target_ == "torch.nn.ELU" and n.activation.alpha == 1.0
@@ -138,11 +139,11 @@ class ChannelMeans(Critic):
     calls = 0
 
     def set_target(self, feats):
-        self.targets = {l: feats[l].mean((2, 3)).detach() for l in self.layers}
+        self.targets = {l: feats[l].mean((2, 3)).detach() for l in self.taps}
 
     def loss(self, feats):
         ChannelMeans.calls += 1
-        return self.weight * sum(((feats[l].mean((2, 3)) - self.targets[l]) ** 2).sum() for l in self.layers)
+        return self.weight * sum(((feats[l].mean((2, 3)) - self.targets[l]) ** 2).sum() for l in self.taps)
 
 
 def test_a_new_critic_is_one_class_and_one_config_file(make_cfg, tmp_path):
@@ -150,7 +151,7 @@ def test_a_new_critic_is_one_class_and_one_config_file(make_cfg, tmp_path):
     used by the texture task alone or beside the others, with no change to the task."""
     conf = tmp_path / "conf" / "critic"
     conf.mkdir(parents=True)
-    (conf / "means.yaml").write_text(f"means:\n  _target_: {__name__}.ChannelMeans\n  layers: [conv2_1, conv3_1]\n"
+    (conf / "means.yaml").write_text(f"means:\n  _target_: {__name__}.ChannelMeans\n  taps: [conv2_1, conv3_1]\n"
                                      "  weight: 10.0\n")
     search = f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
     for critics in ("means", "[patches,means]"):
@@ -159,7 +160,7 @@ def test_a_new_critic_is_one_class_and_one_config_file(make_cfg, tmp_path):
         assert m["status"] == "ok" and ChannelMeans.calls >= m["evals"]
         assert ("match_dtype" in m) == (critics != "means")  # the patch critic only where it was chosen
     task = build(make_cfg(TINY + [search, "critic=means"]), tmp_path)
-    assert [type(c).__name__ for c in task.critics] == ["ChannelMeans"] and task.layers == ["conv2_1", "conv3_1"]
+    assert [type(c).__name__ for c in task.critics] == ["ChannelMeans"] and task.taps == ["conv2_1", "conv3_1"]
 
 
 def test_a_large_output_keeps_the_exemplars_scale(make_cfg, tmp_path):

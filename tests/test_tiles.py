@@ -23,14 +23,32 @@ def test_seam_ratio_is_about_one_for_a_periodic_texture_and_large_for_a_crop():
     assert seam_ratio(crop) > 3
 
 
+def edges(img: torch.Tensor):
+    """Mean squared difference across each interior column and row edge, and across the two
+    wrap-around edges (last column to first, last row to first)."""
+    x = img.double()
+    inner = torch.cat([((x[:, :, 1:] - x[:, :, :-1]) ** 2).mean((0, 1)), ((x[:, 1:] - x[:, :-1]) ** 2).mean((0, 2))])
+    seam = torch.stack([((x[:, :, 0] - x[:, :, -1]) ** 2).mean(), ((x[:, 0] - x[:, -1]) ** 2).mean()])
+    return inner, seam
+
+
 def test_a_tileable_texture_has_no_seam_and_an_ordinary_one_does(make_cfg, tmp_path):
-    ratios = {}
-    for tileable in (True, False):
-        m = run(make_cfg([*TILE, f"task.tileable={tileable}"], out=tmp_path / str(tileable)))
-        ratios[tileable] = m["seam_ratio"]
-    assert abs(ratios[True] - 1) <= 0.1, ratios  # the wrap-around seam is like any interior edge
-    assert ratios[False] > ratios[True], ratios
-    assert (tmp_path / "True" / "tiled_3x3.png").is_file() and not (tmp_path / "False" / "tiled_3x3.png").exists()
+    """A tile's wrap-around edges look like any of its interior edges (each within their range;
+    one 64 px tile's seam_ratio varies 0.7-1.2 from seed to seed, so a single ratio is no test),
+    and an ordinary output's do not. Two seeds each."""
+    import numpy as np
+    from PIL import Image
+
+    for seed in (0, 1):
+        for tileable in (True, False):
+            out = tmp_path / f"{tileable}{seed}"
+            m = run(make_cfg([*TILE, f"task.tileable={tileable}", f"seed={seed}"], out=out))
+            img = torch.from_numpy(np.asarray(Image.open(out / "texture.png"), dtype=np.float64) / 255).permute(2, 0, 1)
+            inner, seam = edges(img)
+            within = bool(((seam >= inner.min()) & (seam <= inner.max())).all())
+            assert within == tileable, (seed, tileable, seam.tolist(), inner.min().item(), inner.max().item())
+            assert (m["seam_ratio"] < 1.5) == tileable, m["seam_ratio"]
+    assert (tmp_path / "True0" / "tiled_3x3.png").is_file() and not (tmp_path / "False0" / "tiled_3x3.png").exists()
 
 
 @pytest.mark.parametrize("extra, words", [

@@ -37,7 +37,7 @@ class TextureSynthesis(ImageTask):
             raise SynthlabError(f"task.noise_range must satisfy 0 <= lo < hi <= 255, got {list(noise_range)}")
         self.net, self.critics = net, active(critics or {}, "texture", "critic=patches")
         net.check_taps(taps(critics.values()))  # a switched-off critic's layers must exist too
-        self.layers = taps(self.critics)
+        self.taps = taps(self.critics)
         if noise not in NOISE:
             raise SynthlabError(f"unknown task.noise {noise!r}; choose one of: {', '.join(NOISE)}")
         self.tv_weight, self.noise, self.noise_range = tv_weight, noise, (lo, hi)
@@ -67,14 +67,14 @@ class TextureSynthesis(ImageTask):
         (and the image at least the network's largest filter); a seamless tile's sides, in
         every phase, must be multiples of what each tap downsamples by."""
         least = self.net.min_size
-        for layer in self.layers if self.tileable else ():
+        for layer in self.taps if self.tileable else ():
             m = self.net.period(layer) * 2 ** (self.solver.phases - 1)
             if self.size[0] % m or self.size[1] % m:
                 raise SynthlabError(f"task.tileable: the output's sides must be multiples of {m} for {layer} "
                                     f"over {self.solver.phases} phase(s); got {self.size[0]}x{self.size[1]}")
         for what, hw in (("output", self.size), ("exemplar", tuple(self.exemplar.shape[-2:]))):
             h, w = self.solver.phase_size(hw, 0)
-            for layer in self.layers:
+            for layer in self.taps:
                 fh, fw = self.net.feature_size(h, w, layer)
                 ih, iw = self.net.input_size(h, w, layer)  # a tap at @s sees the image pooled by s
                 if fh < 3 or fw < 3 or min(ih, iw) < least:
@@ -88,7 +88,7 @@ class TextureSynthesis(ImageTask):
     def features(self, x):
         if self.channels_last:  # the image itself stays contiguous: L-BFGS flattens it with view()
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x, self.layers)
+        return self.net(x, self.taps)
 
     def upsample(self, x, size):
         if not self.tileable:

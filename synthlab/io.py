@@ -9,9 +9,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image, PngImagePlugin
+# torch, numpy and PIL are imported where they are used: the sweep's bookkeeping and the
+# preflight checks write JSON through this module and must start without them (a preview
+# of a sweep would otherwise spend most of its time importing torch)
 
 FULL = 256 << 10  # bytes free below which a failed write is taken for a full disk
 
@@ -48,8 +48,11 @@ def atomic_write(path, write) -> Path:
     return path
 
 
-def to_pil(img: torch.Tensor) -> Image.Image:
+def to_pil(img):
     """(3, H, W) or (1, 3, H, W) in [0, 1] -> 8-bit RGB image."""
+    import numpy as np
+    from PIL import Image
+
     img = img.detach().float().cpu()
     img = img[0] if img.dim() == 4 else img
     a = (img.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
@@ -58,6 +61,8 @@ def to_pil(img: torch.Tensor) -> Image.Image:
 
 def save_png(path, img, text: dict | None = None) -> Path:
     """PNG with optional text chunks (e.g. the resolved config), written atomically."""
+    from PIL import Image, PngImagePlugin
+
     pil = img if isinstance(img, Image.Image) else to_pil(img)
     info = PngImagePlugin.PngInfo()
     for k, v in (text or {}).items():
@@ -81,6 +86,7 @@ def write_json(path, data) -> Path:
 def checkpoint_io():
     """Lightning CheckpointIO whose checkpoints are written by atomic_write (temp file, fsync,
     rename): a run killed while saving keeps its previous last.ckpt intact."""
+    import torch
     from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
     class AtomicCheckpointIO(TorchCheckpointIO):
@@ -109,6 +115,8 @@ def epoch_checkpoints(folder):
 def load_weights(path, what: str = "checkpoint", hint: str = ""):
     """torch.load(weights_only=True) of a file, or one line naming the file and the problem
     (missing, truncated, a pickle with code, not a torch file), then `hint`."""
+    import torch
+
     from synthlab.errors import SynthlabError
 
     path = Path(path)
@@ -129,6 +137,8 @@ def load_weights(path, what: str = "checkpoint", hint: str = ""):
 def check_state(own: dict, state, where: str, ignore: tuple = ()) -> None:
     """A state dict that fits `own` key by key and shape by shape, or one line naming the first
     mismatch and how many there are. `ignore`: key prefixes `state` may carry on top."""
+    import torch
+
     from synthlab.errors import SynthlabError
 
     if not isinstance(state, dict):

@@ -2,6 +2,7 @@
 finished; the report lists the failure with its one-line reason."""
 
 import os
+from pathlib import Path
 
 from conftest import TINY, cli
 
@@ -101,17 +102,23 @@ def test_every_sweep_file_previews_its_job_count():
         assert r.stdout.startswith(f"{want} jobs in "), (f.stem, r.stdout[:200])
 
 
-def test_a_sweep_file_that_gives_a_key_twice_is_one_line(tmp_path):
-    from conftest import ROOT
+def test_a_sweep_file_that_gives_a_key_twice_is_one_line():
+    """In-process, against the conf/ of the package this test imports (a subprocess could load
+    another installed copy), through the same preflight the command runs."""
+    import pytest
 
-    f = ROOT / "sweeps" / f"zz_test_twice_{os.getpid()}.yaml"
+    from synthlab import SynthlabError
+    from synthlab.config import CONF
+    from synthlab.preflight import check
+
+    f = Path(CONF) / "sweep" / f"zz_test_twice_{os.getpid()}.yaml"
     f.write_text("# @package _global_\nhydra:\n  sweeper:\n    params:\n      seed: 0,1\n      seed: 2,3\n")
     try:
-        r = cli("-m", f"sweep={f.stem}", "--dry-run", cwd=tmp_path)
+        with pytest.raises(SynthlabError) as e:
+            check(["-m", f"sweep={f.stem}"], multirun=True, dry=True)
     finally:
         f.unlink()
-    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        f"synthlab: error: {f}, line 6: found duplicate key seed"]
+    assert str(e.value) == f"{f.resolve()}, line 6: found duplicate key seed"
 
 
 def test_a_joblib_sweep_with_a_failed_job_fails_too(tmp_path):

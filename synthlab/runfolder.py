@@ -73,14 +73,6 @@ class RunFolder:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self):
-        if not self.acquire():
-            raise SynthlabError(self.in_use())
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-
     # --- outcome --------------------------------------------------------------------------
     def metrics(self) -> dict | None:
         """metrics.json as a dict, or None when there is none or it cannot be read."""
@@ -94,12 +86,6 @@ class RunFolder:
         """metrics.json says the run finished (with exactly these overrides, when given)."""
         m = self.metrics()
         return bool(m) and m.get("status") == "ok" and (overrides is None or m.get("overrides") == overrides)
-
-    def failed(self) -> bool:
-        return self.error_file.is_file() and not self.metrics_file.exists()
-
-    def error(self) -> str:
-        return self.error_file.read_text(errors="replace").strip() if self.error_file.is_file() else ""
 
     def clear_outcome(self) -> None:
         """This run's outcome, not a previous one's: the old result files go before it starts."""

@@ -157,7 +157,7 @@ def check_sweep(args, params: dict) -> None:
     check_values(cfg)
     # the network only when a network key is changed: every option's YAML is built by the tests,
     # and building means importing torch (most of a preview's time)
-    if any(k.startswith(("network.", "network/", "network")) for k in by_key):
+    if any(k.startswith("network") for k in by_key):  # network=..., network.x, network/group
         check_network(cfg)
     for key, o in by_key.items():
         network = key.startswith(("network.", "network/"))

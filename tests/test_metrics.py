@@ -97,4 +97,4 @@ def test_chroma_detail_is_zero_on_grey_and_sees_chroma_dots():
     assert float(chroma_detail(dots)) > 1e-3
     dots.requires_grad_(True)
     chroma_detail(dots).backward()  # the loss pushes the dots back towards grey
-    assert float((dots.grad * (dots - grey)).sum()) > 0
+    assert float((dots.grad * (dots.detach() - grey)).sum()) > 0

@@ -110,14 +110,16 @@ def test_bench_texture_prints_a_table_with_the_machine_and_writes_json(tmp_path)
 
 
 def test_bench_cppn_measures_each_render_in_its_own_process(tmp_path):
-    r = cli("bench", "cppn", "--sizes", "96x64", "--nets", "resnet cppn 24 blocks", "--tiles", "1024",
-            "--frames", "2", "--json", str(tmp_path / "c.json"), cwd=tmp_path)
+    r = cli("bench", "cppn", "--sizes", "96x64", "--nets", "cppn 8x16 tanh", "conv cppn 10x10", "--tiles", "1024",
+            "--one-pass", "--repeat", "2", "--frames", "2", "--json", str(tmp_path / "c.json"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert "min-max over 2 rounds" in r.stdout
     data = json.loads((tmp_path / "c.json").read_text())["cppn"]
-    assert [row["variant"] for row in data["renders"]] == ["one pass, torch ops (reference)", "tiled 1024, torch ops",
-                                                           "tiled 1024, fused kernel"]
+    assert [row["variant"] for row in data["renders"]] == ["tiled 1024, torch ops (reference)", "one pass, torch ops",
+                                                           "tiled 1024, default (fused kernel)", "one pass, torch ops"]
     assert all(row["mp_per_s"] > 0 and row["peak_mb"] > 50 for row in data["renders"])
-    assert [row["batch"] for row in data["animation"]] == [1, 2]
+    assert data["renders"][2]["speedup"] > 0 and "speedup" not in data["renders"][3]  # the conv CPPN: no reference
+    assert [row["batch"] for row in data["animation"]] == [1, 1, 2]
 
 
 def test_bench_gan_and_sweep_overhead(tmp_path, mnist):

@@ -1,10 +1,14 @@
 """synthlab bench cppn: render speed (megapixels/s) and peak memory of random CPPNs.
 
 Each measurement runs in its own process, so peak memory is that process's high-water mark
-(VmHWM), shown whole and above the process's footprint before the render. The reference is
-the one-pass render of the reference implementations (every pixel through the net at once);
-the rows below it are synthlab's tiled renderer, with the tile size, with torch.compile, and
-animation frames rendered in batches rather than one by one.
+(VmHWM), shown whole and above the process's footprint before the render. For each net, size
+and thread count the reference is the tiled render on torch's ops; the default (the fused CPU
+kernel, for the plain and the residual CPPN) is timed next to it, and --one-pass adds the
+reference implementations' render (every pixel through the net at once). --repeat N measures
+every row N times in rounds (each round all rows, one after another), so each round's
+speed-up compares neighbouring measurements; the tables show min-max over the rounds. The conv
+CPPN (the slope image through random convolutions) is one pass by nature: its rows have no
+reference. Animation frames are timed one by one and in batches.
 """
 
 import argparse
@@ -13,11 +17,15 @@ import subprocess
 import sys
 import time
 
+import torch
+
 from synthlab.bench import common_args, finish, machine, table
 
 NETS = {"cppn 8x16 tanh": ["network=cppn", "network.depth=8", "network.width=16"],
-        "resnet cppn 24 blocks": ["network=resnet_cppn"]}
-TORCH_OPS = {"resnet cppn 24 blocks": ["network.kernel=torch"]}  # nets whose default is the fused CPU kernel
+        "resnet cppn 24 blocks": ["network=resnet_cppn"],
+        "conv cppn 10x10": ["task=conv_cppn"]}
+TORCH_OPS = ["network.kernel=torch"]  # the reference: the CPPNs' default is the fused CPU kernel
+ONE_PASS = {"conv cppn 10x10"}  # nets rendered in one pass only (whole-image normalisation)
 SIZES = ["1080x1080", "3240x3240", "7680x4320"]  # width x height
 
 
@@ -43,6 +51,9 @@ def worker(spec: dict) -> dict:
     from synthlab.render import render
     from synthlab.run import build
 
+    torch.set_num_threads(spec["threads"])
+    if "task=conv_cppn" in spec["net"]:
+        return conv_worker(spec)
     cfg = compose(["task=cppn", "seed=0", f"task.compile={bool(spec.get('compile'))}", *spec["net"]])
     task = build(cfg, "outputs/bench/cppn")  # as the CLI builds it; renders here write nothing
     net, fn = task.net.to(spec["device"]).eval(), task.forward_fn
@@ -64,6 +75,23 @@ def worker(spec: dict) -> dict:
             "render_mb": (_mem_kb("VmHWM") - base) / 1024}
 
 
+def conv_worker(spec: dict) -> dict:
+    """The conv CPPN's render step (the net on the slope image, the crop, the colour)."""
+    from synthlab.config import compose
+    from synthlab.run import build
+
+    h, w = spec["hw"]
+    small = build(compose(["seed=0", *spec["net"], "task.size=[64,64]"]), "outputs/bench/cppn")
+    small.predict_step(0)  # warm-up
+    task = build(compose(["seed=0", *spec["net"], f"task.size=[{h},{w}]"]), "outputs/bench/cppn")
+    base = _mem_kb("VmRSS")
+    t = time.perf_counter()
+    task.predict_step(0)
+    dt = time.perf_counter() - t
+    return {"seconds": dt, "mp_per_s": h * w / dt / 1e6, "peak_mb": _mem_kb("VmHWM") / 1024,
+            "render_mb": (_mem_kb("VmHWM") - base) / 1024}
+
+
 def measure(spec: dict) -> dict:
     code = "import json,sys; from synthlab.bench.cppn import worker; print(json.dumps(worker(json.loads(sys.argv[1]))))"
     r = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True)
@@ -72,56 +100,108 @@ def measure(spec: dict) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def span(values, fmt: str) -> str | None:
+    """min-max of a row's rounds, as text ('-' parts dropped)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    return format(lo, fmt) if len(values) == 1 or format(lo, fmt) == format(hi, fmt) else \
+        f"{format(lo, fmt)}-{format(hi, fmt)}"
+
+
+def rounds(specs: list[tuple[dict, dict]], repeat: int, ref_of) -> list[dict]:
+    """Every (row, spec) measured `repeat` times, in rounds; each round's speed-up against the
+    same round's reference row (ref_of(row) -> its key, or None); min-max per row."""
+    runs = {i: [] for i in range(len(specs))}
+    for _ in range(repeat):
+        got = {}
+        for i, (row, spec) in enumerate(specs):
+            got[i] = measure(spec)
+            runs[i].append(got[i])
+        for i, (row, _) in enumerate(specs):
+            ref = ref_of(row)
+            j = next((k for k, (r, _) in enumerate(specs) if ref is not None and r["key"] == ref), None)
+            if j is not None and "seconds" in got[i] and "seconds" in got[j]:
+                got[i]["speedup"] = got[j]["seconds"] / got[i]["seconds"]
+    out = []
+    for i, (row, _) in enumerate(specs):
+        ok = [r for r in runs[i] if "error" not in r]
+        res = {k: v for k, v in row.items() if k != "key"}
+        if not ok:
+            res["error"] = runs[i][0]["error"]
+        else:
+            for k in ("seconds", "mp_per_s", "peak_mb", "render_mb", "speedup", "fps"):
+                vals = [r.get(k) for r in ok]
+                if any(v is not None for v in vals):
+                    res[k] = min(v for v in vals if v is not None)
+                    res[k + "_max"] = max(v for v in vals if v is not None)
+                    res[k + "_span"] = span(vals, ".2f" if k not in ("peak_mb", "render_mb") else ".0f")
+        out.append(res)
+    return out
+
+
 def main(argv) -> int:
     p = argparse.ArgumentParser(prog="synthlab bench cppn", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", default=SIZES, help="WIDTHxHEIGHT")
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
-    p.add_argument("--tiles", type=int, nargs="+", default=[1 << 18, 1 << 16], help="tile sizes (points)")
-    p.add_argument("--compile", action="store_true", help="also time torch.compile'd nets")
-    p.add_argument("--no-reference", action="store_true", help="skip the one-pass reference (slow at 8K)")
+    p.add_argument("--tiles", type=int, nargs="+", default=[1 << 18], help="tile sizes (points) of the default")
+    p.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads()], help="torch threads")
+    p.add_argument("--repeat", type=int, default=3, help="rounds: every row is measured this many times")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile'd nets (torch ops)")
+    p.add_argument("--one-pass", action="store_true", help="also time the one-pass render (slow and big at 8K)")
     p.add_argument("--frames", type=int, default=8, help="animation frames for the batching rows (0: skip)")
     common_args(p, "cppn")
     a = p.parse_args(argv)
-    rows = []
-    for net in a.nets:
-        for size in a.sizes:
-            base = {"net": NETS[net], "hw": hw(size), "device": a.device}
-            ops = {**base, "net": NETS[net] + TORCH_OPS.get(net, [])}  # the reference runs torch's ops
-            specs = [] if a.no_reference else [("one pass, torch ops (reference)", {**ops, "tile": 0})]
-            if net in TORCH_OPS:
-                specs.append((f"tiled {a.tiles[0]}, torch ops", {**ops, "tile": a.tiles[0]}))
-            specs += [(f"tiled {t}" + (", fused kernel" if net in TORCH_OPS else ""), {**base, "tile": t})
-                      for t in a.tiles]
-            if a.compile:
-                specs.append((f"tiled {a.tiles[0]} + compile (torch ops)",
-                              {**base, "tile": a.tiles[0], "compile": True}))
-            ref = None
-            for name, spec in specs:
-                r = {"net": net, "size": size, "variant": name, **measure(spec)}
-                if "error" not in r:
-                    ref = ref or r
-                    r["speedup"] = ref["seconds"] / r["seconds"]
-                rows.append(r)
-    anim = []
-    if a.frames:
+    if a.repeat < 1 or min(a.threads) < 1:
+        raise SystemExit("synthlab bench cppn: --repeat and --threads must be >= 1")
+    info = machine(a.device)
+    specs = []
+    for threads in a.threads:
         for net in a.nets:
-            base = {"net": NETS[net], "hw": hw(a.sizes[0]), "device": a.device, "tile": a.tiles[0],
-                    "frames": a.frames}
-            one = None
-            for batch in sorted({1, min(4, a.frames), a.frames}):
-                r = {"net": net, "frames": a.frames, "batch": batch, **measure({**base, "batch": batch})}
-                if "error" not in r:
-                    one = one or r
-                    r["speedup"] = one["seconds"] / r["seconds"]
-                    r["fps"] = a.frames / r["seconds"]
-                anim.append(r)
-    text = table(rows, [("net", "net", ""), ("size", "size", ""), ("variant", "variant", ""), ("seconds", "s", ".2f"),
-                        ("mp_per_s", "MP/s", ".2f"), ("peak_mb", "peak MB", ".0f"), ("render_mb", "render MB", ".0f"),
-                        ("speedup", "x reference", ".2f"), ("error", "error", "")])
+            for size in a.sizes:
+                base = {"net": NETS[net], "hw": hw(size), "device": a.device, "threads": threads}
+                row = {"threads": threads, "net": net, "size": size}
+                ref = f"{threads}|{net}|{size}|ref"
+                if net in ONE_PASS:
+                    specs.append(({**row, "variant": "one pass, torch ops", "key": ref + "x"}, {**base, "tile": 0}))
+                    continue
+                ops = {**base, "net": NETS[net] + TORCH_OPS}
+                specs.append(({**row, "variant": f"tiled {a.tiles[0]}, torch ops (reference)", "key": ref},
+                              {**ops, "tile": a.tiles[0]}))
+                if a.one_pass:
+                    specs.append(({**row, "variant": "one pass, torch ops", "key": ref + "1"}, {**ops, "tile": 0}))
+                specs += [({**row, "variant": f"tiled {t}, default (fused kernel)", "key": f"{ref}{t}"},
+                           {**base, "tile": t}) for t in a.tiles]
+                if a.compile:
+                    specs.append(({**row, "variant": f"tiled {a.tiles[0]} + compile (torch ops)", "key": ref + "c"},
+                                  {**ops, "tile": a.tiles[0], "compile": True}))
+    rows = rounds(specs, a.repeat, lambda r: "|".join(r["key"].split("|")[:3]) + "|ref")
+    anim_specs = []
+    if a.frames:
+        for threads in a.threads:
+            for net in [n for n in a.nets if n not in ONE_PASS]:
+                base = {"net": NETS[net], "hw": hw(a.sizes[0]), "device": a.device, "tile": a.tiles[0],
+                        "frames": a.frames, "threads": threads}
+                key = f"{threads}|{net}"
+                anim_specs.append(({"threads": threads, "net": net, "frames": a.frames, "batch": 1,
+                                    "variant": "torch ops, one by one (reference)", "key": key + "|ref"},
+                                   {**base, "net": NETS[net] + TORCH_OPS, "batch": 1}))
+                for batch in sorted({1, min(4, a.frames), a.frames}):
+                    anim_specs.append(({"threads": threads, "net": net, "frames": a.frames, "batch": batch,
+                                        "variant": "default", "key": f"{key}|{batch}"}, {**base, "batch": batch}))
+    anim = rounds(anim_specs, a.repeat, lambda r: "|".join(r["key"].split("|")[:2]) + "|ref")
+    for r in anim:
+        if "seconds" in r:
+            r["fps_span"] = span([r["frames"] / r["seconds_max"], r["frames"] / r["seconds"]], ".1f")
+    text = f"min-max over {a.repeat} rounds\n" + table(rows, [
+        ("threads", "threads", ""), ("net", "net", ""), ("size", "size", ""), ("variant", "variant", ""),
+        ("seconds_span", "s", ""), ("mp_per_s_span", "MP/s", ""), ("peak_mb_span", "peak MB", ""),
+        ("render_mb_span", "render MB", ""), ("speedup_span", "x reference", ""), ("error", "error", "")])
     if anim:
-        text += f"\n\nanimation frames at {a.sizes[0]}, rendered in batches\n" + table(
-            anim, [("net", "net", ""), ("frames", "frames", ""), ("batch", "batch", ""), ("seconds", "s", ".2f"),
-                   ("fps", "frames/s", ".2f"), ("peak_mb", "peak MB", ".0f"), ("speedup", "x one by one", ".2f"),
-                   ("error", "error", "")])
-    return finish("cppn", a, machine(a.device), {"renders": rows, "animation": anim}, text)
+        text += f"\n\nanimation frames at {a.sizes[0]}\n" + table(anim, [
+            ("threads", "threads", ""), ("net", "net", ""), ("frames", "frames", ""), ("batch", "batch", ""),
+            ("variant", "variant", ""), ("seconds_span", "s", ""), ("fps_span", "frames/s", ""),
+            ("peak_mb_span", "peak MB", ""), ("speedup_span", "x reference", ""), ("error", "error", "")])
+    return finish("cppn", a, info, {"repeat": a.repeat, "renders": rows, "animation": anim}, text)

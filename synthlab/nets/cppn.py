@@ -72,12 +72,19 @@ class CPPN(nn.Module):
     """MLP: input layer, `depth` hidden layers (all with `activation`), output layer and activation.
 
     width schedule `constant`, or `halving` (width, width/2, ... >= 1: Paras Chopra's
-    'Neuro-pollock'). bias: `all` layers, `first` (input layer only, as Chopra) or `none`."""
+    'Neuro-pollock'). bias: `all` layers, `first` (input layer only, as Chopra) or `none`.
+    kernel: `auto` renders on the fused CPU kernel (synthlab.nets.fused, cppn.cc) wherever it
+    can (CPU, float32, no gradient, an activation it has) and torch's ops elsewhere; `fused` or
+    `torch` force one."""
+
+    kernels = ("auto", "fused", "torch")
 
     def __init__(self, activation, init, out_activation, *, depth: int, width: int,
                  schedule: str, channels: int, in_dim: int, z_dim: int,
-                 bias: str, z_scale: float, in_activation, seed: int):
+                 bias: str, z_scale: float, in_activation, kernel: str, seed: int):
         super().__init__()
+        if kernel not in self.kernels:
+            raise SynthlabError(f"unknown network.kernel {kernel!r}; choose one of: {', '.join(self.kernels)}")
         if depth < 0 or width < 1 or channels < 1 or z_dim < 0:
             raise SynthlabError(f"network depth >= 0, width >= 1, channels >= 1 and z_dim >= 0 needed, "
                                 f"got {depth}, {width}, {channels}, {z_dim}")
@@ -97,7 +104,9 @@ class CPPN(nn.Module):
         self.out = Dense(widths[-1], channels, bias=hid)
         self.act, self.out_act = activation(), out_activation()
         self.in_act = in_activation() if in_activation is not None else self.act  # P: softplus input
-        self.z_scale = z_scale
+        self.z_scale, self.kernel = z_scale, kernel
+        if kernel == "fused" and (why := fused.cannot_build(self)):
+            raise SynthlabError(f"network.kernel=fused cannot run this CPPN: {why}; use network.kernel=auto")
         self._init = init
         self.redraw(seed)
 
@@ -107,6 +116,9 @@ class CPPN(nn.Module):
 
     def forward(self, pts: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """pts (in_dim, N), z (B, z_dim) -> (B, channels, N)."""
+        if self.kernel == "fused" or (self.kernel == "auto" and not torch.compiler.is_compiling()
+                                      and fused.cannot_run(self, pts) is None):
+            return fused.cppn(self, pts, z)
         h, b = flat_input(self.coord_in, self.z_in, pts, None if z is None else z * self.z_scale)
         h = self.in_act(h)  # tanh by default, as in every reference
         for layer in self.hidden:

@@ -1,4 +1,5 @@
-"""The residual CPPN generator as one fused CPU kernel (rescppn.cc), built on first use.
+"""CPPNs as fused CPU kernels, built on first use: the residual generator (rescppn.cc, forward
+and backward) and the plain CPPN (cppn.cc, forward: renders).
 
 torch runs the 6-wide generator as 120 memory-bound (6, B*N) layers; the kernel runs each point
 through all of them in registers and recomputes them in the backward, so it stores nothing
@@ -13,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -20,14 +22,32 @@ from pathlib import Path
 
 import torch
 
-from synthlab.errors import SynthlabError
+from torch import nn
 
-SOURCE = Path(__file__).with_name("rescppn.cc")
+from synthlab.errors import SynthlabError
+from synthlab.nets.layers import Sin
+
+HERE = Path(__file__).parent
+HEADER = HERE / "vmath.h"  # the vector math both kernels include
 FLAGS = ["-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno"]
-WIDTHS = range(1, 9)  # the kernel's compiled widths
+WIDTHS = range(1, 9)  # the residual kernel's compiled widths
 GROUPS = 64  # backward work groups: fixed, so the gradient sums are the same for any thread count
 
-_lib, _why, _lock, _pool = None, None, threading.Lock(), {}
+
+def _signatures(so, name: str) -> None:
+    i, i64, p = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
+    if name == "rescppn":
+        so.syn_forward.argtypes = [i, i, i, i, i64, i64, *[p] * 7, i64, i64]
+        so.syn_backward.argtypes = [i, i, i, i, i64, i64, *[p] * 9, i64, i64, i64]
+        so.syn_forward.restype = so.syn_backward.restype = i
+    else:
+        so.syn_cppn_forward.argtypes = [i, p, i, i64, i64, *[p] * 9, i64, i64]
+        so.syn_cppn_forward.restype = i
+        so.syn_cppn_points_per_block.restype = i
+
+
+KERNELS = ("rescppn", "cppn")  # rescppn.cc: the residual generator, forward and backward; cppn.cc: the plain CPPN, forward
+_libs, _whys, _lock, _pool = {}, {}, threading.Lock(), {}
 
 
 def _cpu_tag() -> str:
@@ -38,55 +58,59 @@ def _cpu_tag() -> str:
         return ""
 
 
-def _build() -> ctypes.CDLL:
+def _build(name: str) -> ctypes.CDLL:
+    source = HERE / f"{name}.cc"
     cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if not cxx:
         raise OSError("no C++ compiler (g++) on PATH")
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_tag().encode()
+    key = hashlib.sha256(source.read_bytes() + HEADER.read_bytes() + " ".join(FLAGS).encode() + _cpu_tag().encode()
                          + subprocess.run([cxx, "--version"], capture_output=True).stdout).hexdigest()[:16]
     cache = Path(os.environ.get("SYNTHLAB_KERNELS", Path.home() / ".cache" / "synthlab" / "kernels"))
-    lib = cache / f"rescppn-{key}.so"
+    lib = cache / f"{name}-{key}.so"
     if not lib.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
         os.close(fd)
-        r = subprocess.run([cxx, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True, text=True)
+        r = subprocess.run([cxx, *FLAGS, "-I", str(HERE), str(source), "-o", tmp], capture_output=True, text=True)
         if r.returncode:
             os.unlink(tmp)
             raise OSError(f"{cxx} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
         os.replace(tmp, lib)  # atomic: a concurrent build finds a whole file or none
     so = ctypes.CDLL(str(lib))
-    i, i64, p = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
-    so.syn_forward.argtypes = [i, i, i, i, i64, i64, *[p] * 7, i64, i64]
-    so.syn_backward.argtypes = [i, i, i, i, i64, i64, *[p] * 9, i64, i64, i64]
-    so.syn_forward.restype = so.syn_backward.restype = i
+    _signatures(so, name)
     return so
 
 
-def library():
-    """The built kernel, or None (and why_not() says why)."""
-    global _lib, _why
+def library(name: str = "rescppn"):
+    """The built kernel `name` (one of KERNELS), or None (and why_not(name) says why)."""
     with _lock:
-        if _lib is None and _why is None:
+        if name not in _libs and name not in _whys:
             try:
-                _lib = _build()
+                _libs[name] = _build(name)
             except OSError as e:
-                _why = str(e)
-    return _lib
+                _whys[name] = str(e)
+                # one line per process: nets on kernel=auto run torch's ops, slower but the same
+                print(f"synthlab: the fused CPU kernel {name}.cc is not built ({e}); torch's ops run instead",
+                      file=sys.stderr)
+    return _libs.get(name)
 
 
-def why_not() -> str | None:
-    library()
-    return _why
+def why_not(name: str = "rescppn") -> str | None:
+    library(name)
+    return _whys.get(name)
 
 
-def _run(fn, n: int):
-    """fn(lo, hi) over [0, n) split across torch.get_num_threads() threads (ctypes drops the GIL)."""
+def _run(fn, n: int, chunks: int = 4):
+    """fn(lo, hi) over [0, n) on torch.get_num_threads() threads (ctypes drops the GIL), in
+    `chunks` pieces per thread taken as threads free up, so one slow core does not hold the
+    rest. Each piece writes its own outputs (points, or gradient groups), so the pieces' order
+    changes no result."""
     t = max(1, min(torch.get_num_threads(), n))
     if t == 1:
         return fn(0, n)
     pool = _pool.get(t) or _pool.setdefault(t, ThreadPoolExecutor(t, thread_name_prefix="synthlab-cppn"))
-    for f in [pool.submit(fn, k * n // t, (k + 1) * n // t) for k in range(t)]:
+    k = min(n, t * chunks)
+    for f in [pool.submit(fn, i * n // k, (i + 1) * n // k) for i in range(k)]:
         f.result()
 
 
@@ -147,3 +171,78 @@ def residual_cppn(net, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     bw = torch.stack([torch.stack([l.weight for l in block]) for block in net.blocks])
     bb = torch.stack([torch.stack([l.bias for l in block]) for block in net.blocks])
     return _Fused.apply(base, cb, bw, bb, net.out.weight, net.out.bias)
+
+
+# The plain kernel's activations, declared: module type -> (code in cppn.cc's Act, parameters).
+ACTIVATIONS = {
+    nn.Identity: lambda m: (0, 0.0, 0.0),
+    nn.Tanh: lambda m: (1, 0.0, 0.0),
+    nn.Sigmoid: lambda m: (2, 0.0, 0.0),
+    nn.ReLU: lambda m: (3, 0.0, 0.0),
+    nn.LeakyReLU: lambda m: (4, m.negative_slope, 0.0),
+    nn.ELU: lambda m: (5, m.alpha, 0.0),
+    nn.Softplus: lambda m: (6, m.beta, m.threshold),
+    Sin: lambda m: (7, m.freq, 0.0),
+    nn.GELU: lambda m: (8 if m.approximate == "none" else 9, 0.0, 0.0),
+}
+MAX_WIDTH = 256  # cppn.cc's MAXW
+MAX_INPUTS = 8
+
+
+def _acts(net) -> list:
+    return [net.in_act, *[net.act] * len(net.hidden), net.out_act]
+
+
+def cannot_build(net) -> str | None:
+    """Why the plain kernel can never run this CPPN (its activations, widths or the compiler);
+    None where it can."""
+    bad = [type(m).__name__ for m in _acts(net) if type(m) not in ACTIVATIONS]
+    if bad:
+        return f"it has no {bad[0]} (it runs {', '.join(sorted(t.__name__ for t in ACTIVATIONS))})"
+    if max(l.weight.shape[0] for l in (net.coord_in, *net.hidden, net.out)) > MAX_WIDTH:
+        return f"it runs widths up to {MAX_WIDTH}"
+    if net.in_dim > MAX_INPUTS:
+        return f"it runs up to {MAX_INPUTS} coordinate inputs"
+    if library("cppn") is None:
+        return why_not("cppn")
+    return None
+
+
+def cannot_run(net, pts: torch.Tensor) -> str | None:
+    """Why the plain kernel cannot run this CPPN on these points now; None where it can."""
+    if pts.device.type != "cpu" or pts.dtype != torch.float32:
+        return "it runs float32 on the CPU (torch's ops run on CUDA)"
+    if torch.is_grad_enabled() and any(p.requires_grad for p in net.parameters()):
+        return "it renders only: a gradient needs torch's ops (network.kernel=auto)"
+    return cannot_build(net)
+
+
+def cppn(net, pts: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+    """net (a plain CPPN) on pts (in_dim, N) for z (B, z_dim) or None -> (B, channels, N), fused."""
+    why = cannot_run(net, pts)
+    if why:
+        raise SynthlabError(f"network.kernel=fused cannot run this CPPN: {why}")
+    lib = library("cppn")
+    layers = [*net.hidden, net.out]
+    w0 = net.coord_in.weight.shape[0]
+    if net.z_in is None:  # no latent: the input layer's bias is its per-image part
+        bias = net.coord_in.bias
+        cb = (bias if bias is not None else torch.zeros(w0))[None]
+    else:
+        cb = net.z_in((z * net.z_scale)[:, :, None])[:, :, 0]  # (B, W0): FC(z) with the bias
+    widths = torch.tensor([w0] + [l.weight.shape[0] for l in layers], dtype=torch.int32)
+    codes = [ACTIVATIONS[type(m)](m) for m in _acts(net)]
+    acts = torch.tensor([c[0] for c in codes], dtype=torch.int32)
+    pa, pb = (torch.tensor([c[k] for c in codes], dtype=torch.float32) for k in (1, 2))
+    w = torch.cat([l.weight.reshape(-1) for l in layers])
+    b = torch.cat([l.bias if l.bias is not None else torch.zeros(l.weight.shape[0]) for l in layers])
+    pts, a, cb, w, b = (t.detach().float().contiguous() for t in (pts, net.coord_in.weight, cb, w, b))
+    B, N, C = cb.shape[0], pts.shape[1], net.channels
+    y = torch.empty(B, C, N)
+    items = B * -(-N // lib.syn_cppn_points_per_block())
+    args = [_ptr(t) for t in (widths,)] + [net.in_dim, B, N] + [_ptr(t) for t in (pts, a, cb, w, b, acts, pa, pb, y)]
+    fails = []
+    _run(lambda lo, hi: fails.append(lib.syn_cppn_forward(len(layers), *args, lo, hi)), items)
+    if any(fails):
+        raise SynthlabError("network.kernel=fused: the CPPN kernel refused these shapes")  # cannot_build guards this
+    return y

@@ -7,70 +7,13 @@
 // small local buffer and accumulates the weight gradients per fixed group of work items, so
 // the sums do not depend on the thread count. Built by synthlab/nets/fused.py with the system
 // compiler and called through ctypes; the torch path (synthlab/nets/cppn.py) is the reference.
-#include <cstdint>
-#include <cstring>
 #include <vector>
 
-#ifndef SYN_P
-#define SYN_P 16
-#endif
+#include "vmath.h"
 
 namespace {
 
-constexpr int P = SYN_P;
-typedef float vf __attribute__((vector_size(P * 4)));
-typedef int32_t vi __attribute__((vector_size(P * 4)));
-
-inline vf splat(float a) { return vf{} + a; }
-
-// exp(y) for y <= 0: y = k ln2 + r, |r| <= ln2 / 2, degree-7 Taylor for exp(r), 2^k by bits.
-inline vf vexp_neg(vf y) {
-  y = y < -87.0f ? splat(-87.0f) : y;
-  vi k = __builtin_convertvector(y * 1.44269504088896341f - 0.5f, vi);  // round to nearest for y <= 0
-  vf kf = __builtin_convertvector(k, vf);
-  vf r = y - kf * 0.693145751953125f - kf * 1.42860682030941723e-6f;
-  vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-  vi bits = (k + 127) << 23;
-  vf s;
-  std::memcpy(&s, &bits, sizeof s);
-  return p * s;
-}
-
-inline vf vabs(vf x) {
-  vi b;
-  std::memcpy(&b, &x, sizeof b);
-  b &= 0x7fffffff;
-  vf a;
-  std::memcpy(&a, &b, sizeof a);
-  return a;
-}
-
-// tanh(x) = x N(x^2) / D(x^2) on [-9, 9], a (4, 4) rational fitted to tanh's relative error
-// (2e-8 in exact arithmetic, 3.4e-7 = a few ulp in float32), clamped to [-1, 1]; beyond 9,
-// tanh is 1 to float precision. One division and nine FMAs: the gates' tanh was half the
-// forward's cost with exp.
-inline vf vtanh(vf x) {
-  x = x > 9.0f ? splat(9.0f) : x;
-  x = x < -9.0f ? splat(-9.0f) : x;
-  vf s = x * x;
-  vf num = 9.999999794e-01f + s * (1.338103424e-01f + s * (3.495598212e-03f + s * (2.060924219e-05f + s * 1.335487147e-08f)));
-  vf den = 1.0f + s * (4.671434984e-01f + s * (2.587702092e-02f + s * (3.285651054e-04f + s * 7.776646663e-07f)));
-  vf y = x * num / den;
-  y = y > 1.0f ? splat(1.0f) : y;
-  return y < -1.0f ? splat(-1.0f) : y;
-}
-
-inline vf vsigmoid(vf x) {
-  vf e = vexp_neg(-vabs(x));
-  vf s = 1.0f / (1.0f + e);
-  return x < 0.0f ? 1.0f - s : s;
-}
-
-inline float hsum(vf v) {
-  float s = 0;
-  for (int p = 0; p < P; ++p) s += v[p];
-  return s;
-}
+using namespace syn;
 
 struct Net {
   int nb, S, C;

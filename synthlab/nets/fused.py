@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-
 from torch import nn
 
 from synthlab.errors import SynthlabError
@@ -46,7 +45,8 @@ def _signatures(so, name: str) -> None:
         so.syn_cppn_points_per_block.restype = i
 
 
-KERNELS = ("rescppn", "cppn")  # rescppn.cc: the residual generator, forward and backward; cppn.cc: the plain CPPN, forward
+# rescppn.cc: the residual generator, forward and backward; cppn.cc: the plain CPPN, forward
+KERNELS = ("rescppn", "cppn")
 _libs, _whys, _lock, _pool = {}, {}, threading.Lock(), {}
 
 

@@ -138,6 +138,7 @@ class PatchLayer:
         if self.dtype_name == "auto":
             self.dtype = torch.bfloat16 if fast_bf16(feat.device) else torch.float32
         self.target = patches(feat).detach()
+        self.target_sq = self.target.double().square().sum(1)  # |T_k|^2 of each style patch
         self.style = feat.detach()
         self.history = None  # a new phase starts matching afresh
         self.calls, self.matches, self.shape = 0, 0, None
@@ -169,15 +170,25 @@ class PatchLayer:
 
     @torch.no_grad()
     def _prepare(self, feat, idx):
-        """Everything the loss needs from the matches: fold(T), |T|^2, the patch coverage."""
-        h, w = feat.shape[-2:]
-        t = self.target[idx].double()
+        """Everything the loss needs from the matches: fold(T), |T|^2, the patch coverage.
+
+        fold(T) is built from the style features directly, one gather per patch offset: the
+        matched patches are never unfolded into an (N, 9C) matrix."""
+        c, h, w = feat.shape[-3:]
+        ws = self.style.shape[-1]
         if feat.shape != self.shape:  # how many patches cover each pixel: depends on the size only
-            ones = torch.ones(1, 9, t.shape[0], dtype=torch.float64, device=feat.device)
+            ones = torch.ones(1, 9, idx.numel(), dtype=torch.float64, device=feat.device)
             self.cov, self.shape = F.fold(ones, (h, w), 3), feat.shape
-        self.n = t.numel()
-        self.fold_t = F.fold(t.t()[None], (h, w), 3)
-        self.t_sq = t.square().sum()
+        self.n = idx.numel() * 9 * c
+        top, left = idx // (ws - 2), idx % (ws - 2)  # each matched style patch's corner
+        style = self.style[0].flatten(1)  # (C, hs * ws)
+        fold_t = torch.zeros(1, c, h, w, dtype=torch.float64, device=feat.device)
+        for dy in range(3):
+            for dx in range(3):
+                px = style[:, (top + dy) * ws + left + dx].view(c, h - 2, w - 2)
+                fold_t[0, :, dy:dy + h - 2, dx:dx + w - 2] += px
+        self.fold_t = fold_t
+        self.t_sq = self.target_sq[idx].sum()
 
 
 class ReferencePatchLayer(PatchLayer):

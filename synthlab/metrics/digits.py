@@ -1,6 +1,7 @@
 """How good generated digits are, by a separately trained classifier (task=mnist_classifier):
-class consistency of the class-by-class grid, per class, and of big renders shrunk back to the
-training size. Training (per epoch), gan_sample and the bench share these."""
+class consistency of the class-by-class grid, per class, of big renders shrunk back to the
+training size, and what random-z samples make (their classes, entropy and smudges). Training
+(per epoch), gan_sample and the bench share these."""
 
 from pathlib import Path
 
@@ -61,3 +62,39 @@ def render_scores(classifier, digits: torch.Tensor, train_size: int) -> dict:
         out["render_consistency"] = class_consistency(classifier, small, digits_y)
         out["render_predicted"] = [int(v) for v in classifier(small).argmax(1)]
     return out
+
+
+SMUDGE = 0.5  # a sample whose most likely class has less than this probability is a smudge
+
+
+@torch.no_grad()
+def random_scores(classifier, imgs, prefix: str = "random") -> dict:
+    """What samples without an intended class make: how many the classifier reads as each digit
+    (`_classes`), the entropy of that histogram in bits (log2 10 = 3.32 when all ten are equally
+    common), the share of smudges (the classifier's top probability < 0.5), and the rarest and
+    commonest digit's share of the cells."""
+    p = classifier(imgs).softmax(1)
+    top, seen = p.max(1)
+    counts = torch.bincount(seen, minlength=10).float()
+    share = counts / len(imgs)
+    nz = share[share > 0]
+    return {f"{prefix}_classes": [int(c) for c in counts], f"{prefix}_entropy": float(-(nz * nz.log2()).sum()),
+            f"{prefix}_smudges": float((top < SMUDGE).float().mean()), f"{prefix}_min_share": float(share.min()),
+            f"{prefix}_max_share": float(share.max())}
+
+
+@torch.no_grad()
+def fit_prior(means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Gaussian fitted to the encoder's means of real digits: (mean, lower Cholesky factor of
+    the covariance). Random z drawn from it land where the encoder puts digits, which N(0, I)
+    need not be when KL is weak (ex-post density estimation, Ghosh et al. 2020)."""
+    m = means.double()
+    mu = m.mean(0)
+    cov = torch.cov(m.T) + 1e-6 * torch.eye(m.shape[1], dtype=m.dtype, device=m.device)
+    return mu.float(), torch.linalg.cholesky(cov).float()
+
+
+def draw_z(n: int, mu: torch.Tensor, chol: torch.Tensor | None, seed: int) -> torch.Tensor:
+    """n latents: N(mu, chol chol^T), or N(0, I) where chol is None; the same for the same seed."""
+    eps = torch.randn(n, len(mu), generator=torch.Generator().manual_seed(int(seed))).to(mu.device)
+    return eps if chol is None else mu + eps @ chol.T

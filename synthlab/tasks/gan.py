@@ -7,7 +7,17 @@ d_fake_stop) when d_fake_acc < d_fake_below and g_acc > g_above, else D on real 
 d_real_acc < d_real_below (until d_real_stop). The generator's loss is gan_weight x CE +
 kl_weight x KL/pixels + recon_weight x BCE. Every value is in conf/task/gan.yaml (the post's
 in experiment=resnet_cppn_gan); the optimisers come from the `optim` group.
+
+Sampling (per epoch, checkpoints, gan_sample) reads an exponential moving average of the
+generator's and encoder's weights (task.ema; the live weights swing from batch to batch), and
+random z come from a Gaussian fitted to the encoder's means of real digits each epoch (the
+buffers z_mu, z_chol), where the encoder puts digits. With a classifier, the epoch with the
+best class grid (mean plus worst class) is copied to checkpoints/best.ckpt at the end.
 """
+
+import copy
+import os
+import shutil
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +25,8 @@ import torch.nn.functional as F
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
 from synthlab.io import epoch_checkpoints, save_png
-from synthlab.metrics.digits import class_consistency, load_classifier, per_class_consistency, render_scores
+from synthlab.metrics.digits import (class_consistency, draw_z, fit_prior, load_classifier, per_class_consistency,
+                                     random_scores, render_scores)
 from synthlab.nets.cppn import Coords
 from synthlab.nets.discriminator import Discriminator
 from synthlab.nets.encoder import Encoder
@@ -26,6 +37,8 @@ from synthlab.tasks.base import Task
 FAKE = 10
 GATES = ("g_stop", "d_fake_below", "g_above", "d_fake_stop", "d_real_below", "d_real_stop")
 REAL_WEIGHT = 10  # D's loss: ten parts real digits to one part fakes, as the reference's d_loss
+PRIOR_PER_CLASS = 200  # real digits of each class whose encodings fit the random-z prior
+RANDOM = 100  # random-z samples scored per epoch (the random grid of gan_sample)
 
 
 def kl_loss(mean, logvar, pixels):
@@ -40,8 +53,11 @@ class CPPNGAN(Task):
     def __init__(self, net, optim, data, out_dir, *, scale: float, clip: float, kl_weight: float,
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
-                 render_every: int, render_size: int, seed: int, name: str):
+                 render_every: int, render_size: int, ema: float | None, seed: int, name: str):
         super().__init__(out_dir, name, seed)
+        if ema is not None and not 0 < ema < 1:
+            raise SynthlabError(f"task.ema must be in (0, 1) (the share of the average kept per batch), or null "
+                                f"to sample the live weights; got {ema}")
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
         self.G, self.optim, self.data, self.crop = net, optim, data, data.crop
         self.E = Encoder(self.crop * self.crop, 512, net.z_dim, keep_prob, self.seed)
@@ -60,6 +76,12 @@ class CPPNGAN(Task):
         self.render_every, self.render_size = render_every, render_size
         self.scorer = {}  # the classifier that scores samples: a dict keeps it out of the module and its checkpoints
         self.last_sheet = None  # the latest class-by-class sample sheet
+        self.ema = ema
+        # the averaged copies sample and are saved with the checkpoints (gan_sample prefers them)
+        self.G_ema = copy.deepcopy(net).requires_grad_(False) if ema else None
+        self.E_ema = copy.deepcopy(self.E).requires_grad_(False) if ema else None
+        self.register_buffer("z_mu", torch.zeros(net.z_dim))  # the fitted prior, refitted every epoch
+        self.register_buffer("z_chol", torch.eye(net.z_dim))
 
     def make_discriminator(self):
         """The 11-class classifier-discriminator: digits 0-9 and class 10 = fake."""
@@ -148,6 +170,17 @@ class CPPNGAN(Task):
             return self.generate(z)
         return torch.cat([self.generate(c) for c in z.split(self.chunk)])
 
+    @torch.no_grad()
+    def ema_update(self):
+        """The averages move towards the live weights by 1 - ema, once per batch."""
+        if self.ema:
+            for avg, live in ((self.G_ema, self.G), (self.E_ema, self.E)):
+                torch._foreach_lerp_(list(avg.parameters()), list(live.parameters()), 1 - self.ema)
+
+    def samplers(self):
+        """(G, E) that sample: the averages when task.ema is set."""
+        return (self.G_ema, self.E_ema) if self.ema else (self.G, self.E)
+
     def g_pass(self, x, y):
         """The generator's loss, KL, accuracy and fakes, without a step (the D gates read them)."""
         mean, logvar = self.E(x)
@@ -187,6 +220,7 @@ class CPPNGAN(Task):
                 self.step(dr_opt, F.cross_entropy(real_logits, y), list(self.D.parameters()))
                 if self.acc(real_logits, y) > gates["d_real_stop"]:
                     break
+        self.ema_update()
         self.log_dict({"g_loss": g_loss, "kl": kl, "g_acc": g_acc, "d_real_acc": d_real_acc,
                        "d_fake_acc": d_fake_acc, "g_steps": float(n_g), "d_steps": float(n_fake),
                        "d_real_steps": float(n_real)}, prog_bar=True)
@@ -194,21 +228,30 @@ class CPPNGAN(Task):
     # --- per epoch: samples and class consistency ------------------------------------------
     @torch.no_grad()
     def class_z(self, per_class: int = 10):
-        """The encoder's means (E in eval) of the first `per_class` real digits of each class."""
+        """The sampling encoder's means (in eval) of the first `per_class` real digits of each class."""
         x, y = by_class(self.data.images, self.data.labels, per_class, self.crop)
-        self.E.eval()
-        mean, _ = self.E(x.to(self.device))
-        self.E.train()
+        E = self.samplers()[1]
+        E.eval()
+        mean, _ = E(x.to(self.device))
+        E.train()
         return mean, y.to(self.device)
+
+    def sample(self, z):
+        G = self.samplers()[0]
+        return G(self.pts, z).reshape(-1, G.channels, self.crop, self.crop)
 
     @torch.no_grad()
     def sample_by_class(self, per_class: int = 10):
         """Generated digits of each class, from encoding real digits of that class."""
         z, y = self.class_z(per_class)
-        return self.generate(z), y
+        return self.sample(z), y
 
+    @torch.no_grad()
     def on_train_epoch_end(self):
         imgs, y = self.sample_by_class()
+        mu, chol = fit_prior(self.class_z(PRIOR_PER_CLASS)[0])
+        self.z_mu.copy_(mu), self.z_chol.copy_(chol)
+        randoms = self.sample(draw_z(RANDOM, self.z_mu, self.z_chol, self.seed))  # the same z every epoch
         row = {"epoch": self.current_epoch + 1,
                **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}}
         clf = self.classifier_net()
@@ -216,15 +259,19 @@ class CPPNGAN(Task):
         if score is not None:
             row["class_consistency"] = score
             row["worst_class_consistency"] = per_class_consistency(clf, imgs, y)["worst"]
+            row.update(random_scores(clf, randoms))
             self.log("class_consistency", score)
         if self.render_every and (self.current_epoch + 1) % self.render_every == 0:
             # the post's trade-off: what the big renders of this epoch look like, as numbers
             z, _ = self.class_z(per_class=1)
-            digits = render_digits(self.G, z, self.render_size, self.render_size, self.scale)
+            digits = render_digits(self.samplers()[0], z, self.render_size, self.render_size, self.scale)
             row.update(render_scores(clf, digits, self.crop))
-        RunFolder(self.out_dir).write_epoch(row)  # one line per epoch, kept across kills and resumes
         self.last_sheet = grid(imgs.cpu())
+        if not self.trainer.is_global_zero:  # one writer: the other ranks computed the same rows
+            return
+        RunFolder(self.out_dir).write_epoch(row)  # one line per epoch, kept across kills and resumes
         save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}.png", self.last_sheet)
+        save_png(self.out_dir / "samples" / f"epoch{self.current_epoch + 1:03d}_random.png", grid(randoms.cpu(), 10))
         self.log_images("samples", [self.last_sheet], [f"epoch {self.current_epoch + 1}"])
 
     def result(self):
@@ -239,7 +286,26 @@ class CPPNGAN(Task):
     def save_outputs(self, text: dict) -> dict:
         per_epoch = RunFolder(self.out_dir).epochs()
         last = {k: v for k, v in (per_epoch[-1] if per_epoch else {}).items() if k != "epoch"}
-        return {**last, "epochs": self.current_epoch, "per_epoch": per_epoch}  # completed epochs after fit
+        # completed epochs after fit
+        return {**last, "epochs": self.current_epoch, **self.keep_best(per_epoch), "per_epoch": per_epoch}
+
+    def keep_best(self, per_epoch: list) -> dict:
+        """Copy the epoch whose class grid scored best (mean plus worst class; the later on a tie)
+        to checkpoints/best.ckpt: GAN training swings from epoch to epoch, and the last epoch
+        is one draw of that swing. Without a classifier there is no score and no best.ckpt."""
+        scored = [r for r in per_epoch if "class_consistency" in r]
+        if not scored:
+            return {"best_epoch": None}
+        best = max(scored, key=lambda r: (r["class_consistency"] + r["worst_class_consistency"], r["epoch"]))
+        folder = self.out_dir / "checkpoints"
+        src = folder / f"epoch{best['epoch']:03d}.ckpt"
+        if not src.is_file():
+            return {"best_epoch": None}
+        tmp = folder / ".best.ckpt.tmp"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, folder / "best.ckpt")  # atomic: a reader finds the old file or the new one
+        return {"best_epoch": best["epoch"], "best_class_consistency": best["class_consistency"],
+                "best_worst_class_consistency": best["worst_class_consistency"]}
 
 
 class CPPNGANVAE(CPPNGAN):

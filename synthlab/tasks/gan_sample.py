@@ -10,7 +10,8 @@ import torch
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
 from synthlab.io import load_weights, save_png
-from synthlab.metrics.digits import class_consistency, load_classifier, per_class_consistency, render_scores
+from synthlab.metrics.digits import (class_consistency, draw_z, load_classifier, per_class_consistency,
+                                     random_scores, render_scores)
 from synthlab.nets.cppn import ResidualCPPN
 from synthlab.nets.encoder import Encoder
 from synthlab.render import check_size, grid, render_digits, save_gif, save_mp4, timeline, video_ready
@@ -18,17 +19,21 @@ from synthlab.tasks.base import Task, image_size, steps_loader
 
 # checkpoints from before the generator's shape was recorded (round 3): every one of them was
 # trained with these (network=resnet_cppn's values then); the rest is read from the weights
+PRIORS = ("fitted", "normal")  # random z: the Gaussian fitted to the encoder's means, or N(0, I)
 OLD_GENERATOR = dict(z_scale=8.0, std_in=0.05, std_relu=1.0, std_gate=0.001)
 
 
-def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
-    """Generator and encoder from a task=gan checkpoint (weights_only), rebuilt as trained."""
+def load_gan(path):
+    """Generator, encoder and random-z prior from a task=gan checkpoint (weights_only), rebuilt as
+    trained: the moving averages of G and E where the run kept them (task.ema), and the prior
+    fitted to the encoder's means ((mean, Cholesky factor); None in checkpoints from before)."""
     ckpt = load_weights(path)
     sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(sd, dict):
         raise SynthlabError(f"{path} is not a task=gan checkpoint (no state_dict)")
-    g = {k[2:]: v for k, v in sd.items() if k.startswith("G.")}
-    e = {k[2:]: v for k, v in sd.items() if k.startswith("E.")}
+    ema = any(k.startswith("G_ema.") for k in sd)
+    g = {k[6 if ema else 2:]: v for k, v in sd.items() if k.startswith("G_ema." if ema else "G.")}
+    e = {k[6 if ema else 2:]: v for k, v in sd.items() if k.startswith("E_ema." if ema else "E.")}
     try:
         shape = ckpt.get("generator")
         if not isinstance(shape, dict):
@@ -44,7 +49,8 @@ def load_gan(path) -> tuple[ResidualCPPN, Encoder]:
     except (KeyError, ValueError, RuntimeError, TypeError) as err:
         raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
                             f"{str(err).splitlines()[0][:200]}") from None
-    return net.eval(), enc.eval()
+    prior = (sd["z_mu"].float(), sd["z_chol"].float()) if "z_mu" in sd and "z_chol" in sd else None
+    return net.eval(), enc.eval(), prior, ema
 
 
 class GANSample(Task):
@@ -53,9 +59,14 @@ class GANSample(Task):
     def __init__(self, checkpoint: str, out_dir, *, data, size,
                  scale: float, per_class: int, random: int, morph: bool,
                  morph_size: int, morph_frames: int, fps: float, invert: bool,
-                 morph_formats, classifier: str | None, tile: int, seed: int, name: str):
+                 morph_formats, classifier: str | None, tile: int, prior: str, seed: int, name: str):
         super().__init__(out_dir, name, seed)
-        self.G, self.E = load_gan(checkpoint)
+        if prior not in PRIORS:
+            raise SynthlabError(f"unknown task.prior {prior!r}; choose one of: {', '.join(PRIORS)}")
+        self.G, self.E, self.fitted, self.ema = load_gan(checkpoint)
+        if prior == "fitted" and self.fitted is None:
+            raise SynthlabError(f"{checkpoint} has no fitted prior (trained before it was kept): use task.prior=normal")
+        self.prior = prior
         self.train_size = math.isqrt(self.E.body[1].in_features)  # the encoder reads crop x crop pixels
         self.size, self.scale = image_size(size), scale
         check_size(*self.size, self.G.channels, 10)
@@ -83,9 +94,12 @@ class GANSample(Task):
         z_class, _ = self.E(x)  # the mean: the encoder in eval mode, no dropout
         self.out["class_grid"] = self.draw(z_class, self.train_size, self.train_size)
         self.out["y"] = y
-        gen = torch.Generator().manual_seed(self.seed)
-        self.out["random_grid"] = self.draw(torch.randn(self.random, self.G.z_dim, generator=gen), self.train_size,
-                                             self.train_size)
+        # the grid draws from task.prior; the other prior's samples are scored too (metrics only)
+        zero = torch.zeros(self.G.z_dim)
+        for name in PRIORS if self.fitted is not None else ("normal",):
+            mu, chol = self.fitted if name == "fitted" else (zero, None)
+            key = "random_grid" if name == self.prior else f"random_grid_{name}"
+            self.out[key] = self.draw(draw_z(self.random, mu, chol, self.seed), self.train_size, self.train_size)
         firsts = torch.stack([z_class[y == d][0] for d in range(10)])
         self.out["digits"] = self.draw(firsts, *self.size)
         if self.morph:
@@ -102,7 +116,8 @@ class GANSample(Task):
         save_png(out_dir / "random_grid.png", inv(grid(self.out["random_grid"], 10)), text)
         for d, img in enumerate(self.out["digits"]):
             save_png(out_dir / f"digit_{d}_{self.size[1]}x{self.size[0]}.png", inv(img), text)
-        m = {"size": list(self.size), "per_class": self.per_class}
+        m = {"size": list(self.size), "per_class": self.per_class, "prior": self.prior,
+             "weights": "moving average" if self.ema else "live"}
         if "morph" in self.out:
             if "gif" in self.morph_formats:
                 save_gif(out_dir / "morph.gif", list(self.out["morph"]), self.fps, self.invert)
@@ -115,9 +130,11 @@ class GANSample(Task):
                 grid_y = self.out["y"]
                 m["class_consistency"] = score
                 m["class_consistency_by_class"] = per_class_consistency(self.classifier, self.out["class_grid"], grid_y)
-                # the random-z grid has no intended class: which digits does it make at all?
-                seen = self.classifier(self.out["random_grid"]).argmax(1)
-                m["random_classes"] = [int((seen == c).sum()) for c in range(10)]
+                # the random-z grid has no intended class: which digits does it make, how evenly?
+                m.update(random_scores(self.classifier, self.out["random_grid"]))
+                other = next((k for k in self.out if k.startswith("random_grid_")), None)
+                if other:
+                    m.update(random_scores(self.classifier, self.out[other], "random_" + other.split("_")[-1]))
             # the big renders: complexity, and (with a classifier) do they still read when shrunk?
             m.update(render_scores(self.classifier, self.out["digits"], self.train_size))
         return m

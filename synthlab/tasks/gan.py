@@ -25,8 +25,15 @@ import torch.nn.functional as F
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
 from synthlab.io import epoch_checkpoints, save_png
-from synthlab.metrics.digits import (class_consistency, draw_z, fit_prior, load_classifier, per_class_consistency,
-                                     random_scores, render_scores)
+from synthlab.metrics.digits import (
+    class_consistency,
+    draw_z,
+    fit_prior,
+    load_classifier,
+    per_class_consistency,
+    random_scores,
+    render_scores,
+)
 from synthlab.nets.cppn import Coords
 from synthlab.nets.discriminator import Discriminator
 from synthlab.nets.encoder import Encoder

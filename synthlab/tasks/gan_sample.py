@@ -10,8 +10,14 @@ import torch
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
 from synthlab.io import load_weights, save_png
-from synthlab.metrics.digits import (class_consistency, draw_z, load_classifier, per_class_consistency,
-                                     random_scores, render_scores)
+from synthlab.metrics.digits import (
+    class_consistency,
+    draw_z,
+    load_classifier,
+    per_class_consistency,
+    random_scores,
+    render_scores,
+)
 from synthlab.nets.cppn import ResidualCPPN
 from synthlab.nets.encoder import Encoder
 from synthlab.render import check_size, grid, render_digits, save_gif, save_mp4, timeline, video_ready

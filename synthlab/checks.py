@@ -67,6 +67,35 @@ def sweep_ok_if(value) -> str:
     return value
 
 
+def ema_decay(v):
+    """task.ema: the share of the moving average kept per batch, in (0, 1), or None (off)."""
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1):
+        raise SynthlabError(f"task.ema must be in (0, 1) (the share of the average kept per batch), or null "
+                            f"to sample the live weights; got {v!r}")
+    return v
+
+
+def devices(v):
+    """trainer.devices: a count >= 1, -1 (all), auto, or a non-empty list of device indices."""
+    ok = (v == "auto" or v == -1 or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+          or (isinstance(v, list) and v and all(isinstance(i, int) and i >= 0 for i in v)))
+    if not ok:
+        raise SynthlabError(f"trainer.devices must be a count >= 1, -1 (all), auto or a list of device indices; "
+                            f"got {v!r}")
+    return v
+
+
+def accelerator(v):
+    """trainer.accelerator: a GPU only where torch sees one (torch is imported only to ask)."""
+    if v in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SynthlabError(f"trainer.accelerator={v}: torch {torch.__version__} sees no CUDA GPU on this "
+                                "machine; use trainer.accelerator=cpu (or auto)")
+    return v
+
+
 RULES = {
     "sweep_ok_if": sweep_ok_if,
     "task.exemplar": lambda v: image_source(v, "exemplar"),
@@ -76,6 +105,9 @@ RULES = {
     "task.animation.kind": animation_kind,
     "task.checkpoint": lambda v: weights_file(v, "checkpoint (task.checkpoint)"),
     "task.classifier": lambda v: v is None or weights_file(v, "classifier checkpoint (task.classifier)"),
+    "task.ema": ema_decay,
+    "trainer.devices": devices,
+    "trainer.accelerator": accelerator,
 }
 
 

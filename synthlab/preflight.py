@@ -188,5 +188,8 @@ def check(args, multirun: bool, dry: bool = False) -> None:
         check_sweep(args, dict(cfg.hydra.sweeper.params or {}))
     else:
         check_values(cfg)  # one line, quickly, and no run folder
-    if "--cfg" not in args and not dry:  # a preview writes nothing, so needs no folder
+    from synthlab.runfolder import rank
+
+    # a preview writes nothing, so needs no folder; a distributed run's other ranks share rank 0's
+    if "--cfg" not in args and not dry and rank() == 0:
         check_run_folder(args, multirun)

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from synthlab.config import instantiate
 from synthlab.errors import SynthlabError
 from synthlab.io import check_state, checkpoint_io, load_weights, write_text
-from synthlab.runfolder import RunFolder, newest_resumable
+from synthlab.runfolder import RunFolder, newest_resumable, rank
 from synthlab.tasks.base import Task
 
 log = logging.getLogger("synthlab")
@@ -99,25 +99,30 @@ def run(cfg: DictConfig) -> dict:
     quiet_lightning()
     resumed = resume_from(cfg)
     # sweep.job holds out_dir (a sweep job that continues its own folder needs no other lock)
-    other = resumed if resumed is not None and resumed.path.resolve() != out_dir.resolve() else None
+    other = resumed if resumed is not None and resumed.path.resolve() != out_dir.resolve() and rank() == 0 else None
     if other is not None and not other.acquire():
         raise SynthlabError(other.in_use())
     logger = None
     try:
         if resumed is not None:  # keep writing into the interrupted run's folder
-            write_text(out_dir / "resumed.txt", f"continued {resumed}\n")
+            if rank() == 0:
+                write_text(out_dir / "resumed.txt", f"continued {resumed}\n")
             out_dir = resumed.path
             log.info("resuming %s from %s", resumed, resumed.checkpoint)
         task = build(cfg, out_dir)
         plain = {**OmegaConf.to_container(cfg, resolve=True), "choices": job_choices(), "overrides": job_overrides()}
-        logger = instantiate(cfg.logger) if cfg.get("logger") else None
+        first = rank() == 0  # in a distributed run, only rank 0 logs and writes the outputs
+        logger = instantiate(cfg.logger) if cfg.get("logger") and first else None
         if logger is not None:
             logger.log_hyperparams(plain)
         from synthlab.progress import Bar
 
         bar = [Bar()] if cfg.trainer.get("enable_progress_bar") else None
+        extra = {}
+        if cfg.trainer.get("strategy") == "ddp" and task.partial_steps:  # its steps leave parameters unused
+            extra["strategy"] = "ddp_find_unused_parameters_true"
         trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False,
-                              plugins=[checkpoint_io()], callbacks=bar)
+                              plugins=[checkpoint_io()], callbacks=bar, **extra)
         if task.trains:
             ckpt = str(check_checkpoint(task, resumed.checkpoint)) if resumed else None
             trainer.fit(task, ckpt_path=ckpt, weights_only=True)
@@ -125,6 +130,8 @@ def run(cfg: DictConfig) -> dict:
             trainer.predict(task, return_predictions=False)
         if trainer.interrupted:
             raise KeyboardInterrupt
+        if not first:
+            return {}
         metrics = task.save_outputs({"synthlab:config": OmegaConf.to_yaml(plain)})
         metrics.update(task=cfg.task.name, seed=int(cfg.seed), seconds=time.perf_counter() - start,
                        run_name=cfg.get("run_name") or "", status="ok", overrides=job_overrides(),

@@ -166,3 +166,13 @@ def runs_under(root: Path) -> list["RunFolder"]:
     """Every run folder below root that has an outcome (finished or failed), sorted."""
     found = {p.parent for p in root.rglob("metrics.json")} | {p.parent for p in root.rglob("error.txt")}
     return [RunFolder(d) for d in sorted(found)]
+
+
+def rank() -> int:
+    """This process's rank in a distributed run (0 when alone): the variables Lightning sets for
+    the processes it launches, or SLURM for each task. Only rank 0 owns and writes the folder."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        value = os.environ.get(key, "")
+        if value.isdigit():
+            return int(value)
+    return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from synthlab.io import write_json
-from synthlab.runfolder import RunFolder
+from synthlab.runfolder import RunFolder, rank
 
 log = logging.getLogger("synthlab")
 RECORD = "sweep.json"
@@ -166,6 +166,10 @@ def job(cfg):
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     folder = RunFolder(cfg.out_dir)
+    if rank() > 0:  # another process of rank 0's distributed run: it trains, rank 0 holds and writes
+        from synthlab.run import run
+
+        return run(cfg)
     if slurm.job_id():  # submitit's handlers only log SIGTERM: ours stop the run, and the
         stop_on_signals((slurm.preempt_signal(),))  # time-limit warning stops it to requeue
     if multirun and (done := prepare(cfg, hc, folder)) is not None:

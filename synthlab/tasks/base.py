@@ -32,6 +32,9 @@ from synthlab.solver import Solver
 
 class Task(pl.LightningModule):
     trains = True
+    # True where a training step's backward passes each leave some parameters without a
+    # gradient (the GAN trains G + E and D in turn): DDP must then look for unused ones
+    partial_steps = False
     stale_keys: tuple = ()
     items = "images"
 

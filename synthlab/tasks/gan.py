@@ -16,12 +16,15 @@ best class grid (mean plus worst class) is copied to checkpoints/best.ckpt at th
 """
 
 import copy
+import logging
 import os
 import shutil
+import time
 
 import torch
 import torch.nn.functional as F
 
+from synthlab.checks import ema_decay
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
 from synthlab.io import epoch_checkpoints, save_png
@@ -41,6 +44,7 @@ from synthlab.render import grid, render_digits
 from synthlab.runfolder import RunFolder
 from synthlab.tasks.base import Task
 
+log = logging.getLogger("synthlab")
 FAKE = 10
 GATES = ("g_stop", "d_fake_below", "g_above", "d_fake_stop", "d_real_below", "d_real_stop")
 REAL_WEIGHT = 10  # D's loss: ten parts real digits to one part fakes, as the reference's d_loss
@@ -54,7 +58,8 @@ def kl_loss(mean, logvar, pixels):
 
 
 class CPPNGAN(Task):
-    stale_keys = ("classifier.",)  # checkpoints from before the classifier was kept apart
+    stale_keys = ("classifier.",)
+    partial_steps = True  # checkpoints from before the classifier was kept apart
     items = "digits"
 
     def __init__(self, net, optim, data, out_dir, *, scale: float, clip: float, kl_weight: float,
@@ -62,9 +67,7 @@ class CPPNGAN(Task):
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
                  render_every: int, render_size: int, ema: float | None, seed: int, name: str):
         super().__init__(out_dir, name, seed)
-        if ema is not None and not 0 < ema < 1:
-            raise SynthlabError(f"task.ema must be in (0, 1) (the share of the average kept per batch), or null "
-                                f"to sample the live weights; got {ema}")
+        ema_decay(ema)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
         self.G, self.optim, self.data, self.crop = net, optim, data, data.crop
         self.E = Encoder(self.crop * self.crop, 512, net.z_dim, keep_prob, self.seed)
@@ -99,6 +102,23 @@ class CPPNGAN(Task):
 
     def on_fit_start(self):
         self.classifier_net()  # a wrong classifier file fails now, not after the first epoch
+        d, ranks = self.data, self.trainer.world_size
+        d.setup()
+        self.batches = -(-len(d.images) // (d.batch_size * ranks))  # each rank reads its share of the digits
+        if self.trainer.is_global_zero:  # which digits, and how many batches an epoch is
+            per = f" per process, {ranks} processes" if ranks > 1 else ""
+            log.info("data: MNIST %s, %d digits from %s; an epoch is %d batches of %d%s", " + ".join(d.splits),
+                     len(d.images), d.root, self.batches, d.batch_size, per)
+
+    def on_train_batch_start(self, batch, batch_idx):
+        if batch_idx == 1:  # the first batch pays for warm-up: time from the second
+            self.batch_t0 = time.perf_counter()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if batch_idx == 3 and self.current_epoch == 0 and self.trainer.is_global_zero:
+            per = (time.perf_counter() - self.batch_t0) / 3
+            log.info("an epoch will take about %.0f s here (%.2f s per batch; epoch 1 of %d)", per * self.batches, per,
+                     self.trainer.max_epochs)
 
     # --- pieces --------------------------------------------------------------------------
     def generate(self, z):
@@ -195,9 +215,15 @@ class CPPNGAN(Task):
         logits = self.D(fake)
         return F.cross_entropy(logits, y), kl_loss(mean, logvar, self.crop * self.crop), self.acc(logits, y), fake
 
-    @staticmethod
-    def acc(logits, target):
-        return (logits.argmax(1) == target).float().mean()
+    def agree(self, value: torch.Tensor) -> torch.Tensor:
+        """A value the schedule gates on, in a distributed run the mean over the ranks, so that
+        every rank takes the same steps (each step's gradients are averaged across them)."""
+        if self._trainer is not None and self.trainer.world_size > 1:
+            return self.trainer.strategy.reduce(value, reduce_op="mean")
+        return value
+
+    def acc(self, logits, target):
+        return self.agree((logits.argmax(1) == target).float().mean())
 
     # --- the schedule --------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
@@ -259,7 +285,8 @@ class CPPNGAN(Task):
         mu, chol = fit_prior(self.class_z(PRIOR_PER_CLASS)[0])
         self.z_mu.copy_(mu), self.z_chol.copy_(chol)
         randoms = self.sample(draw_z(RANDOM, self.z_mu, self.z_chol, self.seed))  # the same z every epoch
-        row = {"epoch": self.current_epoch + 1,
+        row = {"epoch": self.current_epoch + 1, "batches": self.trainer.num_training_batches,
+               "processes": self.trainer.world_size,
                **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}}
         clf = self.classifier_net()
         score = class_consistency(clf, imgs, y)
@@ -267,7 +294,7 @@ class CPPNGAN(Task):
             row["class_consistency"] = score
             row["worst_class_consistency"] = per_class_consistency(clf, imgs, y)["worst"]
             row.update(random_scores(clf, randoms))
-            self.log("class_consistency", score)
+            self.log("class_consistency", score, sync_dist=True)  # every rank has the same weights
         if self.render_every and (self.current_epoch + 1) % self.render_every == 0:
             # the post's trade-off: what the big renders of this epoch look like, as numbers
             z, _ = self.class_z(per_class=1)
@@ -357,14 +384,14 @@ class CPPNGANVAE(CPPNGAN):
         for n_g in range(1, 5):
             vae, g, fake = self.losses(x)
             self.step(g_opt, g + vae, list(self.G.parameters()))
-            if g < 0.6:
+            if self.agree(g.detach()) < 0.6:
                 break
         self.D.requires_grad_(True)
         real_logits, fake_logits = self.D(x)[:, 0], self.D(fake.detach())[:, 0]
         d = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
              + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))) / 2
         n_d = 0
-        if d > 0.6 and g < 0.75:
+        if self.agree(d.detach()) > 0.6 and self.agree(g.detach()) < 0.75:
             self.step(d_opt, d, list(self.D.parameters()))
             n_d = 1
         self.log_dict({"vae_loss": vae.detach(), "g_loss": g.detach(), "d_loss": d.detach(), "g_steps": float(n_g),

@@ -1,8 +1,10 @@
+import pytest
 import torch
 from conftest import from_yaml
 
 from synthlab.losses import PatchCritic, match, tv_loss
 from synthlab.losses.patches import normalised_patches
+from synthlab.nets import fused
 
 
 def brute_force(cur_feat, style_feat, history=None, variety=0.0):
@@ -138,3 +140,21 @@ def test_pixel_matching_equals_patch_matching_in_any_block_size():
             idx, best = match_features(cur, sty, hist, variety, budget)
             assert torch.equal(idx, want_idx)
             assert torch.allclose(best, want_best, atol=1e-6)
+
+
+@pytest.mark.skipif(fused.library("patchscore") is None, reason=f"no C++ kernel: {fused.why_not('patchscore')}")
+def test_the_cpu_score_kernel_gives_torchs_matches_bit_for_bit(monkeypatch):
+    """patchscore.cc sums the 9 shifted pixel scores in torch's order: the same bits, so the
+    same matches and pictures; with and without the variety penalty, in blocks of any size."""
+    from synthlab.losses.patches import match_features
+
+    g = torch.Generator().manual_seed(7)
+    cur, sty = torch.randn(1, 16, 13, 17, generator=g).relu(), torch.randn(1, 16, 11, 9, generator=g).relu()
+    history = torch.rand(9 * 7, generator=g)
+    for variety, hist in ((0.0, None), (0.5, history)):
+        for budget in (64.0, 1e-4):
+            fast = match_features(cur, sty, hist, variety, budget)
+            with monkeypatch.context() as m:
+                m.setattr(fused, "library", lambda name="rescppn": None)  # the torch path
+                slow = match_features(cur, sty, hist, variety, budget)
+            assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from synthlab.errors import SynthlabError
 from synthlab.losses.critic import Critic
+from synthlab.nets import fused
 
 EPS = 1e-8  # doodle.py has none; it only guards all-zero feature vectors (dead ReLU pixels)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": None}
@@ -105,9 +106,13 @@ def match_features(cur: torch.Tensor, style: torch.Tensor, history=None, variety
     idx = torch.empty(n, dtype=torch.long, device=cur.device)
     best = torch.full((m,), -float("inf"), device=cur.device)
     penalty = variety * history if (history is not None and variety) else None
+    kernel = fused.library("patchscore") if cur.device.type == "cpu" else None
     for y0 in range(0, h - 2, rows):
         ny = min(rows, h - 2 - y0)
         g = (u[y0:y0 + ny + 2].reshape(-1, c) @ v.t()).float().view(ny + 2, w, hs, ws)
+        if kernel is not None:  # the same scores and matches, without writing the score matrix
+            best = scores_on_cpu(kernel, g, penalty, best, idx[y0 * (w - 2):(y0 + ny) * (w - 2)])
+            continue
         sc = g[:ny, :w - 2, :hs - 2, :ws - 2].clone()
         for dy in range(3):
             for dx in range(3):
@@ -119,6 +124,28 @@ def match_features(cur: torch.Tensor, style: torch.Tensor, history=None, variety
             sc -= penalty
         idx[y0 * (w - 2):(y0 + ny) * (w - 2)] = sc.argmax(1)
     return idx, best
+
+
+def scores_on_cpu(kernel, g, penalty, best, idx):
+    """The 3x3 patch scores of one block of pixel scores g (ny + 2, w, hs, ws), reduced by the
+    CPU kernel: idx (written) and the updated column maxima. Threads take pieces of the output
+    patches, each with its own column maxima, merged after (max does not depend on order)."""
+    ny, w, hs, ws = g.shape[0] - 2, g.shape[1], g.shape[2], g.shape[3]
+    n, m = ny * (w - 2), (hs - 2) * (ws - 2)
+    g = g.contiguous()
+    pen = penalty.float().contiguous() if penalty is not None else None
+    pieces = max(1, min(n, 4 * torch.get_num_threads()))
+    parts = torch.full((pieces, m), -float("inf"))
+    out = torch.empty(n, dtype=torch.long)
+
+    def piece(lo, hi):
+        for k in range(lo, hi):
+            kernel.syn_patch_scores(g.data_ptr(), ny, w, hs, ws, pen.data_ptr() if pen is not None else None,
+                                    parts[k].data_ptr(), out.data_ptr(), k * n // pieces, (k + 1) * n // pieces)
+
+    fused.run_pieces(piece, pieces)
+    idx.copy_(out)
+    return torch.maximum(best, parts.amax(0))
 
 
 class PatchLayer:

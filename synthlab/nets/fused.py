@@ -1,5 +1,6 @@
-"""CPPNs as fused CPU kernels, built on first use: the residual generator (rescppn.cc, forward
-and backward) and the plain CPPN (cppn.cc, forward: renders).
+"""Fused CPU kernels, built on first use: the residual generator (rescppn.cc, forward and
+backward), the plain CPPN (cppn.cc, forward: renders) and Neural Patches' score reduction
+(losses/patchscore.cc).
 
 torch runs the 6-wide generator as 120 memory-bound (6, B*N) layers; the kernel runs each point
 through all of them in registers and recomputes them in the backward, so it stores nothing
@@ -39,14 +40,20 @@ def _signatures(so, name: str) -> None:
         so.syn_forward.argtypes = [i, i, i, i, i64, i64, *[p] * 7, i64, i64]
         so.syn_backward.argtypes = [i, i, i, i, i64, i64, *[p] * 9, i64, i64, i64]
         so.syn_forward.restype = so.syn_backward.restype = i
+    elif name == "patchscore":
+        so.syn_patch_scores.argtypes = [p, i64, i64, i64, i64, p, p, p, i64, i64]
+        so.syn_patch_scores.restype = i
     else:
         so.syn_cppn_forward.argtypes = [i, p, i, i64, i64, *[p] * 9, i64, i64]
         so.syn_cppn_forward.restype = i
         so.syn_cppn_points_per_block.restype = i
 
 
-# rescppn.cc: the residual generator, forward and backward; cppn.cc: the plain CPPN, forward
-KERNELS = ("rescppn", "cppn")
+# rescppn.cc: the residual generator, forward and backward; cppn.cc: the plain CPPN, forward;
+# losses/patchscore.cc: Neural Patches' score reduction (matching)
+SOURCES = {"rescppn": HERE / "rescppn.cc", "cppn": HERE / "cppn.cc",
+           "patchscore": HERE.parent / "losses" / "patchscore.cc"}
+KERNELS = tuple(SOURCES)
 _libs, _whys, _lock, _pool = {}, {}, threading.Lock(), {}
 
 
@@ -59,7 +66,7 @@ def _cpu_tag() -> str:
 
 
 def _build(name: str) -> ctypes.CDLL:
-    source = HERE / f"{name}.cc"
+    source = SOURCES[name]
     cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if not cxx:
         raise OSError("no C++ compiler (g++) on PATH")
@@ -112,6 +119,11 @@ def _run(fn, n: int, chunks: int = 4):
     k = min(n, t * chunks)
     for f in [pool.submit(fn, i * n // k, (i + 1) * n // k) for i in range(k)]:
         f.result()
+
+
+def run_pieces(fn, pieces: int) -> None:
+    """fn(lo, hi) over pieces [0, pieces), one piece per task on the kernel threads."""
+    _run(fn, pieces, chunks=1) if pieces > 1 else fn(0, pieces)
 
 
 def _ptr(t: torch.Tensor) -> int:

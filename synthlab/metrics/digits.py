@@ -84,17 +84,40 @@ def random_scores(classifier, imgs, prefix: str = "random") -> dict:
 
 
 @torch.no_grad()
-def fit_prior(means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A Gaussian fitted to the encoder's means of real digits: (mean, lower Cholesky factor of
-    the covariance). Random z drawn from it land where the encoder puts digits, which N(0, I)
-    need not be when KL is weak (ex-post density estimation, Ghosh et al. 2020)."""
-    m = means.double()
-    mu = m.mean(0)
-    cov = torch.cov(m.T) + 1e-6 * torch.eye(m.shape[1], dtype=m.dtype, device=m.device)
-    return mu.float(), torch.linalg.cholesky(cov).float()
+def fit_prior(means: torch.Tensor, k: int = 10, iters: int = 50, seed: int = 0) -> tuple:
+    """A mixture of k Gaussians fitted by EM to the encoder's means of real digits: (weights
+    (k,), means (k, d), lower Cholesky factors (k, d, d)). Random z drawn from it land where
+    the encoder puts digits, cluster by cluster, which N(0, I) need not do when KL is weak
+    (ex-post density estimation, Ghosh et al. 2020, with a 10-component GMM as there). k-means++
+    starts it from a fixed seed, so the same means give the same prior."""
+    x = means.detach().double().cpu()
+    n, d = x.shape
+    k = min(k, n)
+    eye = 1e-3 * torch.eye(d, dtype=x.dtype)  # keeps a component with few points invertible
+    gen = torch.Generator().manual_seed(seed)
+    centres = [x[int(torch.randint(n, (1,), generator=gen))]]
+    for _ in range(k - 1):  # k-means++: each next centre far from the chosen ones
+        dist = torch.cdist(x, torch.stack(centres)).min(1).values ** 2
+        centres.append(x[int(torch.multinomial(dist / dist.sum(), 1, generator=gen))])
+    mu, cov, w = torch.stack(centres), torch.cov(x.T).expand(k, d, d).clone(), torch.full((k,), 1.0 / k, dtype=x.dtype)
+    for _ in range(iters):
+        chol = torch.linalg.cholesky(cov + eye)
+        logp = torch.distributions.MultivariateNormal(mu, scale_tril=chol).log_prob(x[:, None]) + w.log()
+        r = (logp - logp.logsumexp(1, keepdim=True)).exp()  # (n, k) responsibilities
+        nk = r.sum(0) + 1e-12
+        w, mu = nk / n, (r.T @ x) / nk[:, None]
+        diff = x[None] - mu[:, None]  # (k, n, d)
+        cov = torch.einsum("kn,kni,knj->kij", r.T, diff, diff) / nk[:, None, None]
+    return w.float(), mu.float(), torch.linalg.cholesky(cov + eye).float()
 
 
-def draw_z(n: int, mu: torch.Tensor, chol: torch.Tensor | None, seed: int) -> torch.Tensor:
-    """n latents: N(mu, chol chol^T), or N(0, I) where chol is None; the same for the same seed."""
-    eps = torch.randn(n, len(mu), generator=torch.Generator().manual_seed(int(seed))).to(mu.device)
-    return eps if chol is None else mu + eps @ chol.T
+def draw_z(n: int, z_dim: int, prior: tuple | None, seed: int) -> torch.Tensor:
+    """n latents from the fitted mixture (weights, means, Cholesky factors), or N(0, I) where
+    prior is None; the same for the same seed."""
+    gen = torch.Generator().manual_seed(int(seed))
+    if prior is None:
+        return torch.randn(n, z_dim, generator=gen)
+    w, mu, chol = (t.cpu() for t in prior)
+    comp = torch.multinomial(w, n, replacement=True, generator=gen)
+    eps = torch.randn(n, z_dim, generator=gen)
+    return mu[comp] + (chol[comp] @ eps[:, :, None])[:, :, 0]

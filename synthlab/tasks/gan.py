@@ -10,8 +10,8 @@ in experiment=resnet_cppn_gan); the optimisers come from the `optim` group.
 
 Sampling (per epoch, checkpoints, gan_sample) reads an exponential moving average of the
 generator's and encoder's weights (task.ema; the live weights swing from batch to batch), and
-random z come from a Gaussian fitted to the encoder's means of real digits each epoch (the
-buffers z_mu, z_chol), where the encoder puts digits. With a classifier, the epoch with the
+random z come from a mixture of 10 Gaussians fitted to the encoder's means of real digits
+each epoch (the buffers z_w, z_mu, z_chol), where the encoder puts digits. With a classifier, the epoch with the
 best class grid (mean plus worst class) is copied to checkpoints/best.ckpt at the end.
 """
 
@@ -49,6 +49,7 @@ FAKE = 10
 GATES = ("g_stop", "d_fake_below", "g_above", "d_fake_stop", "d_real_below", "d_real_stop")
 REAL_WEIGHT = 10  # D's loss: ten parts real digits to one part fakes, as the reference's d_loss
 PRIOR_PER_CLASS = 200  # real digits of each class whose encodings fit the random-z prior
+PRIOR_K = 10  # Gaussians in that prior
 RANDOM = 100  # random-z samples scored per epoch (the random grid of gan_sample)
 
 
@@ -90,8 +91,10 @@ class CPPNGAN(Task):
         # the averaged copies sample and are saved with the checkpoints (gan_sample prefers them)
         self.G_ema = copy.deepcopy(net).requires_grad_(False) if ema else None
         self.E_ema = copy.deepcopy(self.E).requires_grad_(False) if ema else None
-        self.register_buffer("z_mu", torch.zeros(net.z_dim))  # the fitted prior, refitted every epoch
-        self.register_buffer("z_chol", torch.eye(net.z_dim))
+        # the fitted prior (a mixture of PRIOR_K Gaussians), refitted every epoch, kept in checkpoints
+        self.register_buffer("z_w", torch.full((PRIOR_K,), 1.0 / PRIOR_K))
+        self.register_buffer("z_mu", torch.zeros(PRIOR_K, net.z_dim))
+        self.register_buffer("z_chol", torch.eye(net.z_dim).expand(PRIOR_K, -1, -1).clone())
 
     def make_discriminator(self):
         """The 11-class classifier-discriminator: digits 0-9 and class 10 = fake."""
@@ -282,9 +285,11 @@ class CPPNGAN(Task):
     @torch.no_grad()
     def on_train_epoch_end(self):
         imgs, y = self.sample_by_class()
-        mu, chol = fit_prior(self.class_z(PRIOR_PER_CLASS)[0])
-        self.z_mu.copy_(mu), self.z_chol.copy_(chol)
-        randoms = self.sample(draw_z(RANDOM, self.z_mu, self.z_chol, self.seed))  # the same z every epoch
+        prior = fit_prior(self.class_z(PRIOR_PER_CLASS)[0], PRIOR_K)
+        for buf, fitted in zip((self.z_w, self.z_mu, self.z_chol), prior):
+            buf.copy_(fitted)
+        z = draw_z(RANDOM, self.G.z_dim, (self.z_w, self.z_mu, self.z_chol), self.seed)  # the same draw every epoch
+        randoms = self.sample(z.to(self.device))
         row = {"epoch": self.current_epoch + 1, "batches": self.trainer.num_training_batches,
                "processes": self.trainer.world_size,
                **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}}

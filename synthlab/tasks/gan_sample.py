@@ -25,14 +25,15 @@ from synthlab.tasks.base import Task, image_size, steps_loader
 
 # checkpoints from before the generator's shape was recorded (round 3): every one of them was
 # trained with these (network=resnet_cppn's values then); the rest is read from the weights
-PRIORS = ("fitted", "normal")  # random z: the Gaussian fitted to the encoder's means, or N(0, I)
+PRIORS = ("fitted", "normal")  # random z: the Gaussian mixture fitted to the encoder's means, or N(0, I)
 OLD_GENERATOR = dict(z_scale=8.0, std_in=0.05, std_relu=1.0, std_gate=0.001)
 
 
 def load_gan(path):
     """Generator, encoder and random-z prior from a task=gan checkpoint (weights_only), rebuilt as
     trained: the moving averages of G and E where the run kept them (task.ema), and the prior
-    fitted to the encoder's means ((mean, Cholesky factor); None in checkpoints from before)."""
+    fitted to the encoder's means ((weights, means, Cholesky factors) of a Gaussian mixture;
+    None in checkpoints from before)."""
     ckpt = load_weights(path)
     sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(sd, dict):
@@ -55,7 +56,8 @@ def load_gan(path):
     except (KeyError, ValueError, RuntimeError, TypeError) as err:
         raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
                             f"{str(err).splitlines()[0][:200]}") from None
-    prior = (sd["z_mu"].float(), sd["z_chol"].float()) if "z_mu" in sd and "z_chol" in sd else None
+    keys = ("z_w", "z_mu", "z_chol")
+    prior = tuple(sd[k].float() for k in keys) if all(k in sd for k in keys) else None
     return net.eval(), enc.eval(), prior, ema
 
 
@@ -101,11 +103,10 @@ class GANSample(Task):
         self.out["class_grid"] = self.draw(z_class, self.train_size, self.train_size)
         self.out["y"] = y
         # the grid draws from task.prior; the other prior's samples are scored too (metrics only)
-        zero = torch.zeros(self.G.z_dim)
         for name in PRIORS if self.fitted is not None else ("normal",):
-            mu, chol = self.fitted if name == "fitted" else (zero, None)
             key = "random_grid" if name == self.prior else f"random_grid_{name}"
-            self.out[key] = self.draw(draw_z(self.random, mu, chol, self.seed), self.train_size, self.train_size)
+            z = draw_z(self.random, self.G.z_dim, self.fitted if name == "fitted" else None, self.seed)
+            self.out[key] = self.draw(z, self.train_size, self.train_size)
         firsts = torch.stack([z_class[y == d][0] for d in range(10)])
         self.out["digits"] = self.draw(firsts, *self.size)
         if self.morph:

@@ -200,9 +200,15 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
     g = run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
                       "trainer.max_epochs=2", "task.g_steps=1", "task.d_steps=1", f"task.classifier={c['classifier']}",
                       "task.render_every=1", "task.render_size=96", *FAST], out=out))
-    for row in g["per_epoch"]:  # the trade-off's numbers, per checkpoint
+    for row in g["per_epoch"]:  # the trade-off's numbers, per checkpoint, and what random z make
         assert {"class_consistency", "worst_class_consistency", "render_png_bpp", "render_hf_share",
                 "render_consistency"} <= set(row) and row["render_png_bpp"] > 0 and len(row["render_predicted"]) == 10
+        assert sum(row["random_classes"]) == 100 and 0 <= row["random_entropy"] <= 3.33
+        assert 0 <= row["random_smudges"] <= 1 and row["random_min_share"] <= 0.1 <= row["random_max_share"]
+    best = max(g["per_epoch"], key=lambda r: (r["class_consistency"] + r["worst_class_consistency"], r["epoch"]))
+    assert g["best_epoch"] == best["epoch"]  # the best class grid's epoch, copied whole
+    assert (out / "checkpoints" / "best.ckpt").read_bytes() == (out / "checkpoints" / f"epoch{best['epoch']:03d}.ckpt").read_bytes()
+    assert (out / "samples" / "epoch002_random.png").is_file()
     s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"data.root={mnist}",
                       f"task.classifier={c['classifier']}", "task.size=[64,64]", "task.per_class=3", "task.random=20",
                       "task.morph_size=32", "task.morph_frames=2", *FAST], out=tmp_path / "sample"))
@@ -212,6 +218,7 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
     assert abs(sum(by["per_class"]) / 10 - s["class_consistency"]) < 1e-6  # equal classes: the mean is the mean
     assert len(s["render_predicted"]) == 10 and 0 <= s["render_consistency"] <= 1
     assert sum(s["random_classes"]) == 20 and s["render_png_bpp"] > 0
+    assert s["prior"] == "fitted" and s["weights"] == "moving average" and sum(s["random_normal_classes"]) == 20
     assert s["morph_frames"] == 20 and (tmp_path / "sample" / "morph.gif").stat().st_size > 0
     import imageio.v2 as imageio
 
@@ -242,3 +249,30 @@ def test_same_config_and_seed_train_the_same_generator(make_cfg, tmp_path, mnist
                       "trainer.max_epochs=1", *FAST], out=out))
         states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
     assert states[0].keys() == states[1].keys() and all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_the_fitted_prior_finds_the_clusters_and_draws_the_same_z_for_a_seed():
+    from synthlab.metrics.digits import draw_z, fit_prior
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(3, 4, generator=g) * 10
+    x = torch.cat([c + 0.1 * torch.randn(200, 4, generator=g) for c in centres])
+    w, mu, chol = fit_prior(x, k=3)
+    assert torch.allclose(w, torch.full((3,), 1 / 3), atol=0.02)
+    assert all(torch.cdist(c[None], mu).min() < 0.1 for c in centres)  # one component per cluster
+    z = draw_z(300, 4, (w, mu, chol), seed=5)
+    assert torch.equal(z, draw_z(300, 4, fit_prior(x, k=3), seed=5))  # refitted, redrawn: the same bits
+    assert torch.cdist(z, centres).min(1).values.max() < 1.0  # every draw lands in a cluster
+    assert draw_z(8, 4, None, 1).shape == (8, 4)  # N(0, I)
+
+
+def test_random_scores_count_classes_and_smudges():
+    from synthlab.metrics.digits import random_scores
+
+    logits = torch.full((10, 10), -10.0)
+    for i in range(8):
+        logits[i, i % 2] = 10.0  # 8 confident samples: four 0s and four 1s
+    logits[8:] = 0.0  # 2 samples the classifier is unsure of
+    s = random_scores(lambda x: x, logits)
+    assert s["random_classes"][:2] == [6, 4] and abs(s["random_smudges"] - 0.2) < 1e-6  # unsure ones: argmax 0
+    assert s["random_min_share"] == 0.0 and abs(s["random_max_share"] - 0.6) < 1e-6 and 0.9 < s["random_entropy"] < 1.0

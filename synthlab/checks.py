@@ -75,6 +75,14 @@ def ema_decay(v):
     return v
 
 
+def lr_end(v):
+    """task.lr_end: the GAN's last-epoch lr as a share of optim.lr, in (0, 1]."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+        raise SynthlabError(f"task.lr_end is the learning rate at the last epoch as a share of optim.lr, in (0, 1] "
+                            f"(1: constant); got {v!r}")
+    return float(v)
+
+
 def devices(v):
     """trainer.devices: a count >= 1, -1 (all), auto, or a non-empty list of device indices."""
     ok = (v == "auto" or v == -1 or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
@@ -106,6 +114,7 @@ RULES = {
     "task.checkpoint": lambda v: weights_file(v, "checkpoint (task.checkpoint)"),
     "task.classifier": lambda v: v is None or weights_file(v, "classifier checkpoint (task.classifier)"),
     "task.ema": ema_decay,
+    "task.lr_end": lr_end,
     "trainer.devices": devices,
     "trainer.accelerator": accelerator,
 }

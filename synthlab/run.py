@@ -27,6 +27,8 @@ def quiet_lightning():
     for msg in (".*configure_optimizers.*returned `None`.*", ".*LeafSpec.*", ".*does not have many workers.*",
                 ".*is smaller than the logging interval.*",
                 ".*predict returned None.*", ".*module(s) in eval mode.*",
+                # the GAN steps its lr schedule per epoch; a gated optimiser may not have stepped
+                ".*lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`.*",
                 # one process per job: on a machine with SLURM installed the hint is noise
                 ".*`srun` command is available on your system but is not used.*"):
         warnings.filterwarnings("ignore", message=msg)

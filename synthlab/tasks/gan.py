@@ -17,6 +17,7 @@ best class grid (mean plus worst class) is copied to checkpoints/best.ckpt at th
 
 import copy
 import logging
+import math
 import os
 import shutil
 import time
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from synthlab.checks import ema_decay
+from synthlab.checks import lr_end as check_lr_end
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
 from synthlab.io import epoch_checkpoints, save_png
@@ -66,9 +68,10 @@ class CPPNGAN(Task):
     def __init__(self, net, optim, data, out_dir, *, scale: float, clip: float, kl_weight: float,
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
-                 render_every: int, render_size: int, ema: float | None, seed: int, name: str):
+                 render_every: int, render_size: int, ema: float | None, lr_end: float, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         ema_decay(ema)
+        self.lr_end = check_lr_end(lr_end)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
         self.G, self.optim, self.data, self.crop = net, optim, data, data.crop
         self.E = Encoder(self.crop * self.crop, 512, net.z_dim, keep_prob, self.seed)
@@ -133,7 +136,20 @@ class CPPNGAN(Task):
 
     def configure_optimizers(self):
         # d and d_real are separate optimisers on the same D, as the reference's d_opt and d_opt_real
-        return [self.optim(self.eg_params()), self.optim(self.D.parameters()), self.optim(self.D.parameters())]
+        return self.with_schedule([self.optim(self.eg_params()), self.optim(self.D.parameters()),
+                                   self.optim(self.D.parameters())])
+
+    def with_schedule(self, opts: list):
+        """Every optimiser's lr falls along a half cosine from optim.lr to lr_end x optim.lr over
+        the run's epochs (stepped at each epoch's end; kept in checkpoints, so resume continues it)."""
+        if self.lr_end == 1 or self._trainer is None:  # outside a Trainer (the bench): steps only
+            return opts
+        epochs, end = max(1, self.trainer.max_epochs - 1), self.lr_end
+
+        def factor(epoch):
+            return end + (1 - end) * (1 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2
+
+        return opts, [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in opts]
 
     def configure_callbacks(self):
         return [epoch_checkpoints(self.out_dir / "checkpoints")]
@@ -284,6 +300,9 @@ class CPPNGAN(Task):
 
     @torch.no_grad()
     def on_train_epoch_end(self):
+        if self.lr_end != 1:
+            for sched in self.lr_schedulers():
+                sched.step()
         imgs, y = self.sample_by_class()
         prior = fit_prior(self.class_z(PRIOR_PER_CLASS)[0], PRIOR_K)
         for buf, fitted in zip((self.z_w, self.z_mu, self.z_chol), prior):
@@ -366,8 +385,8 @@ class CPPNGANVAE(CPPNGAN):
 
     def configure_optimizers(self):
         # the VAE and D steps use the optim group's lr (1e-3); the generator-only step its own
-        return [self.optim(self.eg_params()), self.optim(list(self.G.parameters()), lr=self.lr_g),
-                self.optim(self.D.parameters())]
+        return self.with_schedule([self.optim(self.eg_params()), self.optim(list(self.G.parameters()), lr=self.lr_g),
+                                   self.optim(self.D.parameters())])
 
     def losses(self, x):
         mean, logvar = self.E(x)

@@ -3,6 +3,7 @@ class consistency of the class-by-class grid, per class, of big renders shrunk b
 training size, and what random-z samples make (their classes, entropy and smudges). Training
 (per epoch), gan_sample and the bench share these."""
 
+import math
 from pathlib import Path
 
 import torch
@@ -84,13 +85,13 @@ def random_scores(classifier, imgs, prefix: str = "random") -> dict:
 
 
 @torch.no_grad()
-def fit_prior(means: torch.Tensor, k: int = 10, iters: int = 50, seed: int = 0) -> tuple:
+def fit_prior(means: torch.Tensor, k: int = 10, iters: int = 30, seed: int = 0) -> tuple:
     """A mixture of k Gaussians fitted by EM to the encoder's means of real digits: (weights
     (k,), means (k, d), lower Cholesky factors (k, d, d)). Random z drawn from it land where
     the encoder puts digits, cluster by cluster, which N(0, I) need not do when KL is weak
     (ex-post density estimation, Ghosh et al. 2020, with a 10-component GMM as there). k-means++
     starts it from a fixed seed, so the same means give the same prior."""
-    x = means.detach().double().cpu()
+    x = means.detach().float().cpu()
     n, d = x.shape
     k = min(k, n)
     eye = 1e-3 * torch.eye(d, dtype=x.dtype)  # keeps a component with few points invertible
@@ -102,12 +103,16 @@ def fit_prior(means: torch.Tensor, k: int = 10, iters: int = 50, seed: int = 0) 
     mu, cov, w = torch.stack(centres), torch.cov(x.T).expand(k, d, d).clone(), torch.full((k,), 1.0 / k, dtype=x.dtype)
     for _ in range(iters):
         chol = torch.linalg.cholesky(cov + eye)
-        logp = torch.distributions.MultivariateNormal(mu, scale_tril=chol).log_prob(x[:, None]) + w.log()
+        diff = x[None] - mu[:, None]  # (k, n, d)
+        inv = torch.linalg.solve_triangular(chol, torch.eye(d, dtype=x.dtype).expand(k, d, d), upper=False)
+        white = torch.bmm(diff, inv.transpose(1, 2))  # (k, n, d): L^-1 (x - mu) per point
+        logdet = 2 * chol.diagonal(dim1=1, dim2=2).log().sum(1)  # (k,)
+        logp = (-0.5 * (white.square().sum(2) + logdet[:, None] + d * math.log(2 * math.pi))).T + w.log()
         r = (logp - logp.logsumexp(1, keepdim=True)).exp()  # (n, k) responsibilities
         nk = r.sum(0) + 1e-12
         w, mu = nk / n, (r.T @ x) / nk[:, None]
         diff = x[None] - mu[:, None]  # (k, n, d)
-        cov = torch.einsum("kn,kni,knj->kij", r.T, diff, diff) / nk[:, None, None]
+        cov = torch.bmm((diff * r.T[:, :, None]).transpose(1, 2), diff) / nk[:, None, None]
     return w.float(), mu.float(), torch.linalg.cholesky(cov + eye).float()
 
 

@@ -109,6 +109,7 @@ def run(cfg: DictConfig) -> dict:
         if resumed is not None:  # keep writing into the interrupted run's folder
             if rank() == 0:
                 write_text(out_dir / "resumed.txt", f"continued {resumed}\n")
+                resumed.clear_outcome()  # its error.txt said why it stopped: no longer so
             out_dir = resumed.path
             log.info("resuming %s from %s", resumed, resumed.checkpoint)
         task = build(cfg, out_dir)

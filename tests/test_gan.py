@@ -135,11 +135,13 @@ def test_gan_smoke_checkpoints_every_epoch_and_resumes(make_cfg, tmp_path, mnist
     assert m["epochs"] == 1 and 0 <= m["g_acc"] <= 1
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch001.ckpt", "last.ckpt"]
     (out / "metrics.json").unlink()  # as if the run had been killed after epoch 1
+    (out / "error.txt").write_text("stopped by signal 15 (SIGTERM)\n")  # ... and had said so
     m2 = run(make_cfg(base + ["trainer.max_epochs=2", "resume=true"], out=tmp_path / "outputs" / "gan" / "d" / "t2"))
     assert m2["epochs"] == 2 and [r["epoch"] for r in m2["per_epoch"]] == [1, 2]  # kept across the "kill"
     assert 0 <= m2["g_acc"] <= 1 and "d_real_acc" in m2
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch001.ckpt", "epoch002.ckpt", "last.ckpt"]
     assert (out / "samples" / "epoch002.png").exists() and (out / "metrics.json").exists()
+    assert not (out / "error.txt").exists()  # finished now: the stop's note went with it
 
     s = run(make_cfg(["task=gan_sample", f"task.checkpoint={out}/checkpoints/last.ckpt", f"data.root={mnist}",
                       "task.size=[64,48]", "task.per_class=2", "task.random=4", "task.morph_size=20",

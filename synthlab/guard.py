@@ -18,8 +18,6 @@ DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPER
 
 
 def guard(cfg, folder: RunFolder, multirun: bool):
-    from synthlab.run import run
-
     folder.clear_outcome()
 
     def failed(line: str, log: str | None = None, hint: str = ""):
@@ -31,6 +29,8 @@ def guard(cfg, folder: RunFolder, multirun: bool):
 
     try:
         try:
+            from synthlab.run import run  # torch and Lightning load here: a signal meanwhile stops the run too
+
             return run(cfg)
         except Exception:
             if received:  # a library cut off by the signal failed on its way out: it is the stop

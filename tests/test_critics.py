@@ -144,3 +144,35 @@ def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
         task.solver.spend(20, task.loss)
         with torch.no_grad():
             assert float(task.loss()) < 0.7 * first, extra
+
+
+def test_guided_correspondence_is_zero_on_the_exemplar_and_its_shortlist_is_exact_when_whole():
+    """Guided Correspondence: the exemplar scores ~0 against itself and noise far more; with as
+    many candidates as exemplar patches the shortlisted loss is the full contextual loss written
+    out directly (the paper's formula), to float precision; its gradient reaches the features."""
+    from synthlab.losses import GuidedCritic
+
+    tgt, cur = feats(0, 8, 9, c=5), feats(1, 8, 9, c=5)
+    c = from_yaml(GuidedCritic, "critic/guided", node="guided", taps=["a"], candidates=42, occurrence=0.0)
+    c.set_target(tgt)
+    assert float(c.loss(tgt)) < 1e-3 < float(c.loss(cur))
+    x = cur["a"].clone().requires_grad_()
+    got = c.loss({"a": x})
+    got.backward()
+    assert x.grad.abs().max() > 0
+
+    def unit_patches(f, mean):  # centred pixels over 3x their norm, 3x3 patches
+        g = f - mean
+        return torch.nn.functional.unfold(g / (3 * g.norm(dim=1, keepdim=True)), 3)[0].t()
+    mean = tgt["a"].mean(dim=(2, 3), keepdim=True)
+    d = ((1 - unit_patches(cur["a"], mean) @ unit_patches(tgt["a"], mean).t()) / 2).clamp_min(0)
+    a = torch.softmax((1 - d / (d.amin(1, keepdim=True) + 1e-5)) / 0.5, dim=1)
+    torch.testing.assert_close(got.detach(), -a.amax(1).log().mean(), rtol=1e-9, atol=1e-12)
+
+
+def test_guided_bad_values_are_one_line():
+    from synthlab.losses import GuidedCritic
+
+    for kw, words in (({"candidates": 1}, "candidates"), ({"h": 0}, "h must be"), ({"occurrence": -1}, "occurrence")):
+        with pytest.raises(SynthlabError, match=words):
+            from_yaml(GuidedCritic, "critic/guided", node="guided", taps=["a"], **kw)

@@ -158,3 +158,22 @@ def test_the_cpu_score_kernel_gives_torchs_matches_bit_for_bit(monkeypatch):
                 m.setattr(fused, "library", lambda name="rescppn": None)  # the torch path
                 slow = match_features(cur, sty, hist, variety, budget)
             assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])
+
+
+def test_occurrence_penalty_counts_the_last_matches():
+    """critic.patches.occurrence: a style patch's score loses 2 x occurrence x (the output patches
+    that chose it at the last matching) / (their fair share); the next matches are brute force's
+    with that penalty."""
+    from synthlab.losses.patches import PatchLayer
+
+    g = torch.Generator().manual_seed(3)
+    sty, cur = torch.rand(1, 4, 7, 8, generator=g), torch.rand(1, 4, 9, 6, generator=g)
+    layer = PatchLayer(1.0, 0.0, 16.0, 1, "float32", occurrence=0.3)
+    layer.set_target(sty)
+    first = layer.match(cur)  # warm-up match, then a penalised one
+    m, n = 5 * 6, 7 * 4
+    plain, _ = brute_force(cur, sty)
+    counts = torch.bincount(plain, minlength=m).double()
+    want, _ = brute_force(cur, sty, counts, variety=2 * 0.3 * m / n)
+    assert torch.equal(first, want) and not torch.equal(first, plain)
+    assert torch.equal(layer.counts, torch.bincount(first, minlength=m))

@@ -81,6 +81,10 @@ def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
     ("task.size=[16,16]", "too small"),
     ("task.size=[0,64]", "positive"),
     ("task.tv_weight=-1", "tv_weight"),
+    ("task.iterations=[]", "lists 0 budgets for 2 phase"),
+    ("task.iterations=[4]", "lists 1 budgets for 2 phase"),
+    ("task.iterations=[4,0]", "integers >= 1"),
+    ("critic.patches.occurrence=-0.1", "occurrence"),
     ("task.chroma_weight=-1", "chroma_weight"),
     ("task.exemplar=/no/such/file.png", "not found"),
     ("task.exemplar=skimage:moon", "skimage:grass"),
@@ -175,3 +179,11 @@ def test_a_large_output_keeps_the_exemplars_scale(make_cfg, tmp_path):
     assert large.exemplar_scale == 1.0 and tuple(large.exemplar.shape[-2:]) == (256, 341)
     own = build(make_cfg(ex), tmp_path / "b")
     assert own.exemplar_scale == 256 / 341 and own.size == (192, 256)
+
+
+def test_each_phase_spends_its_own_budget(make_cfg, tmp_path):
+    """task.iterations as a list: phase i spends its own number of evaluations (a short coarse
+    phase lays out large structures; the fine phase gets the rest), and metrics.json counts them."""
+    m = run(make_cfg(TINY + ["task.iterations=[4,9]"]))
+    assert m["evals"] == 13 and len(m["phase_seconds"]) == 2
+    assert [r["phase"] for r in m["per_step"]] == [0, 0, 1, 1, 1]

@@ -2,9 +2,10 @@
 
 from synthlab.losses.critic import Critic, active, taps
 from synthlab.losses.gram import ContentCritic, GramCritic, gram
+from synthlab.losses.guided import GuidedCritic
 from synthlab.losses.patches import PatchCritic, ReferencePatchCritic, match
 from synthlab.losses.sliced import SlicedCritic
 from synthlab.losses.smooth import chroma_detail, tv_loss
 
-__all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "PatchCritic", "ReferencePatchCritic",
+__all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "GuidedCritic", "PatchCritic", "ReferencePatchCritic",
            "match", "SlicedCritic", "tv_loss", "chroma_detail"]

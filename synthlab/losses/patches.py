@@ -151,8 +151,10 @@ def scores_on_cpu(kernel, g, penalty, best, idx):
 class PatchLayer:
     """Neural Patches on one layer: set_target(style features), then loss(current features)."""
 
-    def __init__(self, weight: float, variety: float, budget_mb: float, match_every: int, dtype_name: str):
+    def __init__(self, weight: float, variety: float, budget_mb: float, match_every: int, dtype_name: str,
+                 occurrence: float = 0.0):
         self.weight, self.variety, self.budget_mb = weight, variety, budget_mb
+        self.occurrence, self.counts = occurrence, None
         self.match_every, self.dtype_name = match_every, dtype_name
         self.dtype = DTYPES[dtype_name] or torch.float32
         self.target = self.style = self.history = None
@@ -167,7 +169,7 @@ class PatchLayer:
         self.target = patches(feat).detach()
         self.target_sq = self.target.double().square().sum(1)  # |T_k|^2 of each style patch
         self.style = feat.detach()
-        self.history = None  # a new phase starts matching afresh
+        self.history = self.counts = None  # a new phase starts matching afresh
         self.calls, self.matches, self.shape = 0, 0, None
 
     def search(self, feat, history, variety):
@@ -177,16 +179,31 @@ class PatchLayer:
     def match(self, feat: torch.Tensor) -> torch.Tensor:
         t = time.perf_counter()
         feat = feat.detach()
-        if self.history is None and self.variety:
+        if self.history is None and (self.variety or self.occurrence):
             # warm-up, as doodle.py: the first evaluation of a phase matches twice so the
-            # variety penalty already has a history to work from
-            _, self.history = self.search(feat, None, 0.0)
-        idx, self.history = self.search(feat, self.history, self.variety)
+            # penalties already have a history to work from
+            idx, self.history = self.search(feat, None, 0.0)
+            self.counts = torch.bincount(idx, minlength=self.history.numel())
+        penalty = self.penalty()
+        idx, self.history = self.search(feat, penalty, 0.0 if penalty is None else 1.0)
+        if self.occurrence:
+            self.counts = torch.bincount(idx, minlength=self.history.numel())
         if idx.is_cuda:  # the time is the GPU's, not the launch's
             torch.cuda.synchronize(idx.device)
         self.matches += 1
         self.match_seconds += time.perf_counter() - t
         return idx
+
+    def penalty(self):
+        """What each style patch's score loses at the next matching: variety x its best score at
+        the last matching (doodle.py), plus occurrence x how many output patches chose it over
+        its fair share (Guided Correspondence's occurrence penalty, in score units)."""
+        pen = self.variety * self.history if self.variety else None
+        if self.occurrence:
+            m, n = self.counts.numel(), int(self.counts.sum())
+            occ = (2 * self.occurrence * m / n) * self.counts.to(self.history.dtype)
+            pen = occ if pen is None else pen + occ
+        return pen
 
     def loss(self, feat: torch.Tensor) -> torch.Tensor:
         if self.calls % self.match_every == 0 or feat.shape != self.shape:
@@ -240,14 +257,16 @@ class PatchCritic(Critic):
     reach = 1  # 3x3 patches
 
     def __init__(self, taps, *, weight: float, variety: float, budget_mb: float,
-                 match_every: int, match_dtype: str):
+                 match_every: int, match_dtype: str, occurrence: float = 0.0):
         super().__init__(taps, weight=weight)
         if not isinstance(match_every, int) or isinstance(match_every, bool) or match_every < 1:
             raise SynthlabError(f"PatchCritic: match_every must be an integer >= 1, got {match_every!r}")
         if match_dtype not in DTYPES:
             raise SynthlabError(f"PatchCritic: match_dtype must be one of {', '.join(DTYPES)}, got {match_dtype!r}")
         variety, budget_mb = self.number("variety", variety), self.number("budget_mb", budget_mb, positive=True)
-        self.parts = {l: self.part(self.weight, variety, budget_mb, match_every, match_dtype) for l in self.taps}
+        occurrence = self.number("occurrence", occurrence)
+        self.parts = {l: self.part(self.weight, variety, budget_mb, match_every, match_dtype, occurrence)
+                      for l in self.taps}
 
     def set_target(self, feats):
         for l, p in self.parts.items():

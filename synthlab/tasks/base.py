@@ -142,7 +142,7 @@ class ImageTask(Task):
             else:
                 x = self.upsample(self.image.detach(), (h, w)).clamp(*self.value_range)
         self.image = nn.Parameter(x.to(self.device).contiguous())
-        self.solver.start([self.image])
+        self.solver.start([self.image], phase)
         self.phase = phase
 
     def training_step(self, batch, batch_idx):

@@ -21,7 +21,7 @@ from synthlab.io import write_json, write_text
 from synthlab.runfolder import RunFolder, runs_under
 
 # metrics shown when any run has them, in this order (texture, then CPPN complexity)
-KNOWN = ["swd", "swd_band", "swd_floor", "copy32", "copy64", "grain_ratio", "png_bpp", "grad", "hf_share", "std",
+KNOWN = ["swd", "swd_band", "swd_floor", "swd_band_floor", "copy32", "copy64", "grain_ratio", "png_bpp", "grad", "hf_share", "std",
          "params", "seconds"]
 
 
@@ -128,7 +128,7 @@ def ablation(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
     from synthlab.report_html import value
 
     ok = [r for r in runs if r.get("status") == "ok"]
-    cols = [c for c in columns(ok) if c not in ("params", "seconds", "swd_floor")][:4]  # floor: the exemplar's
+    cols = [c for c in columns(ok) if c not in ("params", "seconds", "swd_floor", "swd_band_floor")][:4]  # floor: the exemplar's
     if not cols:
         return ""
     first, better = cols[0], (max if cols[0] in WORST else min)  # WORST: metrics where low is bad

@@ -145,9 +145,9 @@ class TextureSynthesis(ImageTask):
         save_png(self.out_dir / "texture.png", img, text)
         if self.tileable:
             save_png(self.out_dir / "tiled_3x3.png", tiled(img))
-        s = swd(img, ex)
+        s, floor = swd(img, ex), swd_floor(ex)
         stats = {k: v for c in self.critics for k, v in c.stats().items()}
-        return {"swd": s["mean"], "swd_band": s["band"], "swd_floor": swd_floor(ex)["mean"],
+        return {"swd": s["mean"], "swd_band": s["band"], "swd_floor": floor["mean"], "swd_band_floor": floor["band"],
                 "swd_levels": s["levels"], **copy_shares(img, ex), **grain_ratio(img, ex), **self.run_stats(),
                 "exemplar_size": list(ex.shape[-2:]), "exemplar_original_size": self.exemplar_original,
                 "exemplar_scale": self.exemplar_scale, "seam_ratio": seam_ratio(img), **stats}

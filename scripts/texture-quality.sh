@@ -6,20 +6,22 @@
 set -euo pipefail
 declare -A RECIPES=(
   [default]=""
-  [default_round3]="task.chroma_weight=0"
+  [default_one_phase]="task.phases=1 task.iterations=110"
+  [default_round3]="task.phases=1 task.iterations=110 task.chroma_weight=0"
   [default_seed1]="seed=1"
-  [default_round2]="critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100"
-  [default_round2_seed1]="critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100 seed=1"
-  [patches]="critic=patches"
-  [patches_bf16]="critic=patches critic.patches.match_dtype=bfloat16"
+  [guided]="critic=[guided,sliced] critic.sliced.taps=[conv1_1@4,conv2_1@4,conv3_1,conv4_1] critic.sliced.weight=300"
+  [default_round2]="task.phases=1 task.iterations=110 critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100"
+  [default_round2_seed1]="task.phases=1 task.iterations=110 critic.sliced.taps=[conv3_1,conv4_1] critic.sliced.weight=100 seed=1"
+  [patches]="critic=patches task.phases=1 task.iterations=110"
+  [patches_bf16]="critic=patches task.phases=1 task.iterations=110 critic.patches.match_dtype=bfloat16"
   [previous_default]="experiment=texture_previous"
   [extreme_style_machines]="experiment=extreme_style_machines"
-  [gram]="critic=gram"
-  [sliced]="critic=sliced"
+  [gram]="critic=gram task.phases=1 task.iterations=110"
+  [sliced]="critic=sliced task.phases=1 task.iterations=110"
   [random_multiscale]="experiment=random_multiscale"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(default default_seed1 default_round2 default_round2_seed1 patches patches_bf16 previous_default extreme_style_machines gram sliced random_multiscale)
+[ ${#names[@]} -gt 0 ] || names=(default default_seed1 default_one_phase default_round2 default_round2_seed1 patches patches_bf16 previous_default extreme_style_machines gram sliced random_multiscale)
 for name in "${names[@]}"; do
   [ -n "${RECIPES[$name]+x}" ] || { echo "unknown recipe $name; valid: ${!RECIPES[*]}" >&2; exit 2; }
   # shellcheck disable=SC2086

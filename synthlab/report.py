@@ -21,8 +21,8 @@ from synthlab.io import write_json, write_text
 from synthlab.runfolder import RunFolder, runs_under
 
 # metrics shown when any run has them, in this order (texture, then CPPN complexity)
-KNOWN = ["swd", "swd_band", "swd_floor", "swd_band_floor", "copy32", "copy64", "grain_ratio", "png_bpp", "grad", "hf_share", "std",
-         "params", "seconds"]
+KNOWN = ["swd", "swd_band", "swd_floor", "swd_band_floor", "copy32", "copy64", "grain_ratio", "png_bpp", "grad",
+         "hf_share", "std", "params", "seconds"]
 
 
 def columns(runs: list[dict]) -> list[str]:

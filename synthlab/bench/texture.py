@@ -65,8 +65,8 @@ def match_seconds(task) -> float:
 
 def per_eval(size, overrides, evals, device):
     """Seconds per evaluation and the share in matching, at `size` px in one phase."""
-    _, task = build([f"task.size=[{size},{size}]", f"task.exemplar_max_side={size}", "task.phases=1", f"task.iterations={evals + 2}", "seed=0",
-                     *overrides], device)
+    _, task = build([f"task.size=[{size},{size}]", f"task.exemplar_max_side={size}", "task.phases=1",
+                     f"task.iterations={evals + 2}", "seed=0", *overrides], device)
     task.start_phase(0)
     task.solver.spend(2, task.loss)  # warm-up: allocator, kernels, the first matching
     m0, n0 = match_seconds(task), task.solver.evals

@@ -7,5 +7,5 @@ from synthlab.losses.patches import PatchCritic, ReferencePatchCritic, match
 from synthlab.losses.sliced import SlicedCritic
 from synthlab.losses.smooth import chroma_detail, tv_loss
 
-__all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "GuidedCritic", "PatchCritic", "ReferencePatchCritic",
-           "match", "SlicedCritic", "tv_loss", "chroma_detail"]
+__all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "GuidedCritic", "PatchCritic",
+           "ReferencePatchCritic", "match", "SlicedCritic", "tv_loss", "chroma_detail"]

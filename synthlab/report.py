@@ -128,7 +128,8 @@ def ablation(runs: list[dict], key: str, skip=("logger", "hydra.")) -> str:
     from synthlab.report_html import value
 
     ok = [r for r in runs if r.get("status") == "ok"]
-    cols = [c for c in columns(ok) if c not in ("params", "seconds", "swd_floor", "swd_band_floor")][:4]  # floor: the exemplar's
+    floors = ("swd_floor", "swd_band_floor")
+    cols = [c for c in columns(ok) if c not in ("params", "seconds", *floors)][:4]  # floor: the exemplar's
     if not cols:
         return ""
     first, better = cols[0], (max if cols[0] in WORST else min)  # WORST: metrics where low is bad

@@ -8,9 +8,10 @@ Tensor.backward; a LightningModule passes its manual_backward).
 Phase i of n works at scale 1/2^(n-1-i). Each phase spends `iterations` function
 evaluations (one number for every phase, or a list with one per phase: a coarse phase that
 only lays out the large structures may get fewer): steps of a first-order optimiser (Adam:
-one evaluation a step), or L-BFGS evaluations including its line search. L-BFGS stops early when a line search finds no
-decrease (the loss moved under it, e.g. new patch matches); its memory is then dropped and it
-restarts from steepest descent, so every phase spends its whole budget.
+one evaluation a step), or L-BFGS evaluations including its line search. L-BFGS stops early
+when a line search finds no decrease (the loss moved under it, e.g. new patch matches); its
+memory is then dropped and it restarts from steepest descent, so every phase spends its
+whole budget.
 """
 
 import math

@@ -26,7 +26,7 @@ class Bar(TQDMProgressBar):
         bar = self.train_progress_bar
         if isinstance(pl_module, ImageTask):
             s = pl_module.solver
-            bar.total, bar.unit = s.iterations, "eval"
+            bar.total, bar.unit = s.total, "eval"
             bar.set_description(pl_module.name)
         else:
             bar.set_description(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")

@@ -33,7 +33,7 @@ class Solver:
             raise SynthlabError(f"task.iterations lists {len(budgets)} budgets for {phases} phase(s): "
                                 "give one number, or one per phase")
         self.optim, self.phases, self.budgets, self.evals_per_step = optim, phases, budgets, evals_per_step
-        self.iterations = sum(budgets)  # in all phases
+        self.total = sum(budgets)  # evaluations in all phases
         self.phase_steps = [math.ceil(b / evals_per_step) for b in budgets]
         self.first_steps = [sum(self.phase_steps[:i]) for i in range(phases)]  # each phase's first step
         self.opt = None

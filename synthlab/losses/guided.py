@@ -44,22 +44,24 @@ class GuidedLayer:
     @torch.no_grad()
     def nearest(self, cur: torch.Tensor) -> torch.Tensor:
         """(N, k) indices of each output patch's k nearest exemplar patches by penalised distance;
-        updates the occurrence counts from the unpenalised nearest."""
+        with an occurrence penalty, updates its counts from the unpenalised nearest."""
         n, m = cur.shape[0], self.style.shape[0]
         k = min(self.candidates, m)
         pen = None
         if self.occurrence and self.counts is not None:  # in score units: s = 1 - 2d
             pen = (2 * self.occurrence * m / n) * self.counts
         idx = torch.empty(n, k, dtype=torch.long, device=cur.device)
-        first = torch.empty(n, dtype=torch.long, device=cur.device)
+        first = torch.empty(n, dtype=torch.long, device=cur.device) if self.occurrence else None
         rows = chunk_rows(m, self.budget_mb)
         for i in range(0, n, rows):
             s = cur[i:i + rows] @ self.style.t()
-            first[i:i + rows] = s.argmax(1)
+            if first is not None:  # the counts are only the occurrence penalty's
+                first[i:i + rows] = s.argmax(1)
             if pen is not None:
                 s -= pen
             idx[i:i + rows] = s.topk(k, dim=1).indices
-        self.counts = torch.bincount(first, minlength=m).to(cur.dtype)
+        if first is not None:
+            self.counts = torch.bincount(first, minlength=m).to(cur.dtype)
         return idx
 
     def loss(self, feat: torch.Tensor) -> torch.Tensor:

@@ -83,6 +83,14 @@ def lr_end(v):
     return float(v)
 
 
+def temperature(v):
+    """task.temperature: how far random z spread around their class's prototype, > 0 (1: as fitted)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        raise SynthlabError(f"task.temperature scales the fitted prior's spread and must be > 0 (1: as fitted); "
+                            f"got {v!r}")
+    return float(v)
+
+
 def devices(v):
     """trainer.devices: a count >= 1, -1 (all), auto, or a non-empty list of device indices."""
     ok = (v == "auto" or v == -1 or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
@@ -115,6 +123,7 @@ RULES = {
     "task.classifier": lambda v: v is None or weights_file(v, "classifier checkpoint (task.classifier)"),
     "task.ema": ema_decay,
     "task.lr_end": lr_end,
+    "task.temperature": temperature,
     "trainer.devices": devices,
     "trainer.accelerator": accelerator,
 }

@@ -34,5 +34,5 @@ def test_two_processes_train_one_writes_and_a_resume_continues(tmp_path, mnist):
     rows = [json.loads(l) for l in (out / "epochs.jsonl").read_text().splitlines()]
     assert [x["epoch"] for x in rows] == [1, 2]
     ckpt = torch.load(out / "checkpoints" / "epoch002.ckpt", weights_only=True)
-    assert {"G_ema.out.weight", "z_mu", "z_chol"} <= set(ckpt["state_dict"])  # the sampler's weights and prior
+    assert "G_ema.out.weight" in ckpt["state_dict"]  # the sampler's weights
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 2

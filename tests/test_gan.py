@@ -223,6 +223,7 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
     assert len(s["render_predicted"]) == 10 and 0 <= s["render_consistency"] <= 1
     assert sum(s["random_classes"]) == 20 and s["render_png_bpp"] > 0
     assert s["prior"] == "fitted" and s["weights"] == "moving average" and sum(s["random_normal_classes"]) == 20
+    assert s["digits"] == "prototype" and s["temperature"] == 0.7
     assert s["morph_frames"] == 20 and (tmp_path / "sample" / "morph.gif").stat().st_size > 0
     import imageio.v2 as imageio
 
@@ -255,18 +256,26 @@ def test_same_config_and_seed_train_the_same_generator(make_cfg, tmp_path, mnist
     assert states[0].keys() == states[1].keys() and all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
-def test_the_fitted_prior_finds_the_clusters_and_draws_the_same_z_for_a_seed():
+def test_the_fitted_prior_is_one_gaussian_per_class_and_draws_each_its_share():
     from synthlab.metrics.digits import draw_z, fit_prior
 
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(3, 4, generator=g) * 10
     x = torch.cat([c + 0.1 * torch.randn(200, 4, generator=g) for c in centres])
-    w, mu, chol = fit_prior(x, k=3)
-    assert torch.allclose(w, torch.full((3,), 1 / 3), atol=0.02)
-    assert all(torch.cdist(c[None], mu).min() < 0.1 for c in centres)  # one component per cluster
-    z = draw_z(300, 4, (w, mu, chol), seed=5)
-    assert torch.equal(z, draw_z(300, 4, fit_prior(x, k=3), seed=5))  # refitted, redrawn: the same bits
-    assert torch.cdist(z, centres).min(1).values.max() < 1.0  # every draw lands in a cluster
+    y = torch.arange(3).repeat_interleave(200)
+    prior = w, mu, chol = fit_prior(x, y)
+    assert torch.equal(w, torch.full((3,), 1 / 3)) and torch.allclose(mu, torch.stack([x[y == c].mean(0) for c in range(3)]))
+    for c in range(3):  # each class's own covariance (plus the small ridge)
+        assert torch.allclose(chol[c] @ chol[c].T, torch.cov(x[y == c].T) + 1e-3 * torch.eye(4), atol=1e-5)
+    z = draw_z(300, 4, prior, seed=5)
+    assert torch.equal(z, draw_z(300, 4, fit_prior(x, y), seed=5))  # refitted, redrawn: the same bits
+    nearest = torch.cdist(z, centres).argmin(1)
+    assert torch.bincount(nearest).tolist() == [100, 100, 100]  # each class exactly its share, not a multinomial's
+    assert nearest[:30].unique().numel() == 3  # in shuffled order
+    cold = draw_z(300, 4, prior, seed=5, temperature=0.5)  # the same draw, half as far from its class's mean
+    assert torch.allclose(cold - mu[nearest], 0.5 * (z - mu[nearest]), atol=1e-5)
+    third = draw_z(30, 4, (torch.tensor([0.2, 0.3, 0.5]), mu, chol), seed=1)  # unequal weights: their shares
+    assert torch.bincount(torch.cdist(third, centres).argmin(1)).tolist() == [6, 9, 15]
     assert draw_z(8, 4, None, 1).shape == (8, 4)  # N(0, I)
 
 

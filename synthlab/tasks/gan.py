@@ -10,9 +10,10 @@ in experiment=resnet_cppn_gan); the optimisers come from the `optim` group.
 
 Sampling (per epoch, checkpoints, gan_sample) reads an exponential moving average of the
 generator's and encoder's weights (task.ema; the live weights swing from batch to batch), and
-random z come from a mixture of 10 Gaussians fitted to the encoder's means of real digits
-each epoch (the buffers z_w, z_mu, z_chol), where the encoder puts digits. With a classifier, the epoch with the
-best class grid (mean plus worst class) is copied to checkpoints/best.ckpt at the end.
+random z come from one Gaussian per digit class fitted to the encoder's means of real digits
+each epoch, drawn at task.temperature, where the encoder puts digits; the big renders draw each
+class's mean z. With a classifier, the epoch with the best class grid (mean plus worst class) is
+copied to checkpoints/best.ckpt at the end.
 """
 
 import copy
@@ -27,10 +28,12 @@ import torch.nn.functional as F
 
 from synthlab.checks import ema_decay
 from synthlab.checks import lr_end as check_lr_end
+from synthlab.checks import temperature as check_temperature
 from synthlab.data.mnist import by_class
 from synthlab.errors import SynthlabError
 from synthlab.io import epoch_checkpoints, save_png
 from synthlab.metrics.digits import (
+    PRIOR_PER_CLASS,
     class_consistency,
     draw_z,
     fit_prior,
@@ -50,8 +53,6 @@ log = logging.getLogger("synthlab")
 FAKE = 10
 GATES = ("g_stop", "d_fake_below", "g_above", "d_fake_stop", "d_real_below", "d_real_stop")
 REAL_WEIGHT = 10  # D's loss: ten parts real digits to one part fakes, as the reference's d_loss
-PRIOR_PER_CLASS = 200  # real digits of each class whose encodings fit the random-z prior
-PRIOR_K = 10  # Gaussians in that prior
 RANDOM = 100  # random-z samples scored per epoch (the random grid of gan_sample)
 
 
@@ -61,17 +62,20 @@ def kl_loss(mean, logvar, pixels):
 
 
 class CPPNGAN(Task):
-    stale_keys = ("classifier.",)
-    partial_steps = True  # checkpoints from before the classifier was kept apart
+    stale_keys = ("classifier.", "z_w", "z_mu", "z_chol")  # checkpoints from before the classifier was kept
+    # apart, and from when the random-z prior was kept in them (gan_sample fits it from the data now)
+    partial_steps = True
     items = "digits"
 
     def __init__(self, net, optim, data, out_dir, *, scale: float, clip: float, kl_weight: float,
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
-                 render_every: int, render_size: int, ema: float | None, lr_end: float, seed: int, name: str):
+                 render_every: int, render_size: int, ema: float | None, lr_end: float, temperature: float,
+                 seed: int, name: str):
         super().__init__(out_dir, name, seed)
         ema_decay(ema)
         self.lr_end = check_lr_end(lr_end)
+        self.temperature = check_temperature(temperature)
         self.automatic_optimization = False  # three optimisers and an accuracy-gated schedule
         self.G, self.optim, self.data, self.crop = net, optim, data, data.crop
         self.E = Encoder(self.crop * self.crop, 512, net.z_dim, keep_prob, self.seed)
@@ -94,10 +98,6 @@ class CPPNGAN(Task):
         # the averaged copies sample and are saved with the checkpoints (gan_sample prefers them)
         self.G_ema = copy.deepcopy(net).requires_grad_(False) if ema else None
         self.E_ema = copy.deepcopy(self.E).requires_grad_(False) if ema else None
-        # the fitted prior (a mixture of PRIOR_K Gaussians), refitted every epoch, kept in checkpoints
-        self.register_buffer("z_w", torch.full((PRIOR_K,), 1.0 / PRIOR_K))
-        self.register_buffer("z_mu", torch.zeros(PRIOR_K, net.z_dim))
-        self.register_buffer("z_chol", torch.eye(net.z_dim).expand(PRIOR_K, -1, -1).clone())
 
     def make_discriminator(self):
         """The 11-class classifier-discriminator: digits 0-9 and class 10 = fake."""
@@ -304,10 +304,8 @@ class CPPNGAN(Task):
             for sched in self.lr_schedulers():
                 sched.step()
         imgs, y = self.sample_by_class()
-        prior = fit_prior(self.class_z(PRIOR_PER_CLASS)[0], PRIOR_K)
-        for buf, fitted in zip((self.z_w, self.z_mu, self.z_chol), prior):
-            buf.copy_(fitted)
-        z = draw_z(RANDOM, self.G.z_dim, (self.z_w, self.z_mu, self.z_chol), self.seed)  # the same draw every epoch
+        prior = fit_prior(*self.class_z(PRIOR_PER_CLASS))  # as gan_sample fits it
+        z = draw_z(RANDOM, self.G.z_dim, prior, self.seed, self.temperature)  # the same draw every epoch
         randoms = self.sample(z.to(self.device))
         row = {"epoch": self.current_epoch + 1, "batches": self.trainer.num_training_batches,
                "processes": self.trainer.world_size,
@@ -321,8 +319,8 @@ class CPPNGAN(Task):
             self.log("class_consistency", score, sync_dist=True)  # every rank has the same weights
         if self.render_every and (self.current_epoch + 1) % self.render_every == 0:
             # the post's trade-off: what the big renders of this epoch look like, as numbers
-            z, _ = self.class_z(per_class=1)
-            digits = render_digits(self.samplers()[0], z, self.render_size, self.render_size, self.scale)
+            digits = render_digits(self.samplers()[0], prior[1].to(self.device), self.render_size, self.render_size,
+                                   self.scale)
             row.update(render_scores(clf, digits, self.crop))
         self.last_sheet = grid(imgs.cpu())
         if not self.trainer.is_global_zero:  # one writer: the other ranks computed the same rows

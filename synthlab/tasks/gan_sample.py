@@ -7,12 +7,15 @@ import re
 
 import torch
 
+from synthlab.checks import temperature as check_temperature
 from synthlab.data.mnist import by_class, load_mnist
 from synthlab.errors import SynthlabError
 from synthlab.io import load_weights, save_png
 from synthlab.metrics.digits import (
+    PRIOR_PER_CLASS,
     class_consistency,
     draw_z,
+    fit_prior,
     load_classifier,
     per_class_consistency,
     random_scores,
@@ -25,15 +28,14 @@ from synthlab.tasks.base import Task, image_size, steps_loader
 
 # checkpoints from before the generator's shape was recorded (round 3): every one of them was
 # trained with these (network=resnet_cppn's values then); the rest is read from the weights
-PRIORS = ("fitted", "normal")  # random z: the Gaussian mixture fitted to the encoder's means, or N(0, I)
+PRIORS = ("fitted", "normal")  # random z: one Gaussian per class fitted to the encoder's means, or N(0, I)
+DIGITS = ("prototype", "first")  # the big renders' z: each class's mean z, or its first real digit's
 OLD_GENERATOR = dict(z_scale=8.0, std_in=0.05, std_relu=1.0, std_gate=0.001)
 
 
 def load_gan(path):
-    """Generator, encoder and random-z prior from a task=gan checkpoint (weights_only), rebuilt as
-    trained: the moving averages of G and E where the run kept them (task.ema), and the prior
-    fitted to the encoder's means ((weights, means, Cholesky factors) of a Gaussian mixture;
-    None in checkpoints from before)."""
+    """Generator and encoder from a task=gan checkpoint (weights_only), rebuilt as trained: the
+    moving averages of G and E where the run kept them (task.ema)."""
     ckpt = load_weights(path)
     sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(sd, dict):
@@ -56,9 +58,7 @@ def load_gan(path):
     except (KeyError, ValueError, RuntimeError, TypeError) as err:
         raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "
                             f"{str(err).splitlines()[0][:200]}") from None
-    keys = ("z_w", "z_mu", "z_chol")
-    prior = tuple(sd[k].float() for k in keys) if all(k in sd for k in keys) else None
-    return net.eval(), enc.eval(), prior, ema
+    return net.eval(), enc.eval(), ema
 
 
 class GANSample(Task):
@@ -67,14 +67,16 @@ class GANSample(Task):
     def __init__(self, checkpoint: str, out_dir, *, data, size,
                  scale: float, per_class: int, random: int, morph: bool,
                  morph_size: int, morph_frames: int, fps: float, invert: bool,
-                 morph_formats, classifier: str | None, tile: int, prior: str, seed: int, name: str):
+                 morph_formats, classifier: str | None, tile: int, prior: str, temperature: float, digits: str,
+                 seed: int, name: str):
         super().__init__(out_dir, name, seed)
         if prior not in PRIORS:
             raise SynthlabError(f"unknown task.prior {prior!r}; choose one of: {', '.join(PRIORS)}")
-        self.G, self.E, self.fitted, self.ema = load_gan(checkpoint)
-        if prior == "fitted" and self.fitted is None:
-            raise SynthlabError(f"{checkpoint} has no fitted prior (trained before it was kept): use task.prior=normal")
-        self.prior = prior
+        if digits not in DIGITS:
+            raise SynthlabError(f"unknown task.digits {digits!r}; choose one of: {', '.join(DIGITS)}")
+        self.temperature = check_temperature(temperature)
+        self.G, self.E, self.ema = load_gan(checkpoint)
+        self.prior, self.digits = prior, digits
         self.train_size = math.isqrt(self.E.body[1].in_features)  # the encoder reads crop x crop pixels
         self.size, self.scale = image_size(size), scale
         check_size(*self.size, self.G.channels, 10)
@@ -102,16 +104,18 @@ class GANSample(Task):
         z_class, _ = self.E(x)  # the mean: the encoder in eval mode, no dropout
         self.out["class_grid"] = self.draw(z_class, self.train_size, self.train_size)
         self.out["y"] = y
+        xp, yp = by_class(images, labels, PRIOR_PER_CLASS, self.train_size)
+        fitted = fit_prior(self.E(xp)[0], yp)  # as training fits it each epoch: the same digits and encoder
         # the grid draws from task.prior; the other prior's samples are scored too (metrics only)
-        for name in PRIORS if self.fitted is not None else ("normal",):
+        for name in PRIORS:
             key = "random_grid" if name == self.prior else f"random_grid_{name}"
-            z = draw_z(self.random, self.G.z_dim, self.fitted if name == "fitted" else None, self.seed)
+            z = draw_z(self.random, self.G.z_dim, fitted if name == "fitted" else None, self.seed, self.temperature)
             self.out[key] = self.draw(z, self.train_size, self.train_size)
-        firsts = torch.stack([z_class[y == d][0] for d in range(10)])
-        self.out["digits"] = self.draw(firsts, *self.size)
+        picks = fitted[1] if self.digits == "prototype" else torch.stack([z_class[y == d][0] for d in range(10)])
+        self.out["digits"] = self.draw(picks, *self.size)
         if self.morph:
             t = timeline(self.morph_frames + 1, "sine")[:-1]  # each pair without its end frame
-            zs = torch.cat([firsts[i] + (firsts[(i + 1) % 10] - firsts[i]) * t[:, None] for i in range(10)])
+            zs = torch.cat([picks[i] + (picks[(i + 1) % 10] - picks[i]) * t[:, None] for i in range(10)])
             frames = [self.draw(zb, self.morph_size, self.morph_size)
                       for zb in zs.split(8)]
             self.out["morph"] = torch.cat(frames)
@@ -124,6 +128,7 @@ class GANSample(Task):
         for d, img in enumerate(self.out["digits"]):
             save_png(out_dir / f"digit_{d}_{self.size[1]}x{self.size[0]}.png", inv(img), text)
         m = {"size": list(self.size), "per_class": self.per_class, "prior": self.prior,
+             "temperature": self.temperature, "digits": self.digits,
              "weights": "moving average" if self.ema else "live"}
         if "morph" in self.out:
             if "gif" in self.morph_formats:

@@ -203,7 +203,7 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
                       "trainer.max_epochs=2", "task.g_steps=1", "task.d_steps=1", f"task.classifier={c['classifier']}",
                       "task.render_every=1", "task.render_size=96", *FAST], out=out))
     for row in g["per_epoch"]:  # the trade-off's numbers, per checkpoint, and what random z make
-        assert {"class_consistency", "worst_class_consistency", "render_png_bpp", "render_hf_share",
+        assert {"class_consistency", "worst_class_consistency", "grid_consistency", "render_png_bpp", "render_hf_share",
                 "render_consistency"} <= set(row) and row["render_png_bpp"] > 0 and len(row["render_predicted"]) == 10
         assert sum(row["random_classes"]) == 100 and 0 <= row["random_entropy"] <= 3.33
         assert 0 <= row["random_smudges"] <= 1
@@ -220,6 +220,7 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
     assert len(by["per_class"]) == 10 and all(0 <= v <= 1 for v in by["per_class"])
     assert by["worst"] == min(by["per_class"]) and by["per_class"][by["worst_class"]] == by["worst"]
     assert abs(sum(by["per_class"]) / 10 - s["class_consistency"]) < 1e-6  # equal classes: the mean is the mean
+    assert s["worst_class_consistency"] == by["worst"] and 0 <= s["grid_consistency"] <= 1
     assert len(s["render_predicted"]) == 10 and 0 <= s["render_consistency"] <= 1
     assert sum(s["random_classes"]) == 20 and s["render_png_bpp"] > 0
     assert s["prior"] == "fitted" and s["weights"] == "moving average" and sum(s["random_normal_classes"]) == 20
@@ -289,3 +290,35 @@ def test_random_scores_count_classes_and_smudges():
     s = random_scores(lambda x: x, logits)
     assert s["random_classes"][:2] == [6, 4] and abs(s["random_smudges"] - 0.2) < 1e-6  # unsure ones: argmax 0
     assert s["random_min_share"] == 0.0 and abs(s["random_max_share"] - 0.6) < 1e-6 and 0.9 < s["random_entropy"] < 1.0
+
+
+def test_class_scores_read_every_digit_and_the_grid_separately():
+    """A class whose shown grid is right but whose other digits are wrong: the grid reads 1.0,
+    the class consistency says what it is (the 10-digit grids of rounds 1-3 hid such a class)."""
+    from synthlab.metrics.digits import class_scores
+
+    y = torch.arange(10).repeat_interleave(20)
+    logits = torch.nn.functional.one_hot(y, 10).float()
+    wrong = torch.nonzero(y == 3)[5:15, 0]  # ten of class 3's digits after its first five read as 8
+    logits[wrong] = torch.nn.functional.one_hot(torch.tensor(8), 10).float()
+    s = class_scores(lambda x: x, logits, y, grid=5)
+    assert s["grid_consistency"] == 1.0 and abs(s["class_consistency"] - 190 / 200) < 1e-6
+    assert s["worst_class_consistency"] == 0.5 and s["class_consistency_by_class"]["worst_class"] == 3
+
+
+def test_the_scoring_classifier_reads_each_digit_alone(make_cfg, tmp_path, mnist):
+    """The classifier's batch norm reads its running statistics when it scores: a digit gets the
+    same logits alone as among others (with the batch's own statistics, the 100 digits of one
+    class read 0.52 scored alone and 0.64 among the 1000 of all classes)."""
+    from synthlab.data.mnist import by_class, load_mnist
+    from synthlab.metrics.digits import load_classifier
+
+    c = run(make_cfg(["task=mnist_classifier", f"data.root={mnist}", "trainer.max_epochs=1", "task.holdout=100",
+                      "data.limit=-100", "data.batch_size=50", *FAST], out=tmp_path / "cls"))
+    clf = load_classifier(c["classifier"], 26)
+    images, labels, _ = load_mnist(mnist, download_missing=False)
+    x, _ = by_class(images, labels, 5, 26)
+    with torch.no_grad():
+        together = clf(x)
+        alone = torch.cat([clf(x[i:i + 1]) for i in range(len(x))])
+    assert torch.allclose(together, alone, atol=1e-4) and c["holdout_acc"] > 0.5

@@ -22,7 +22,10 @@ def load_classifier(path, size: int):
     if int(state["size"]) != size:
         raise SynthlabError(f"classifier {path} scores {state['size']}x{state['size']} digits, but these are "
                             f"{size}x{size}: train one with data.crop={size}")
-    net = Discriminator(10, size, 32)
+    if not any(k.endswith("running_mean") for k in state["state_dict"]):
+        raise SynthlabError(f"{path} was trained before the classifier kept running statistics (its scores depended "
+                            "on the digits scored beside them): train it again with task=mnist_classifier")
+    net = Discriminator(10, size, 32, running_stats=True)
     check_state(net.state_dict(), state["state_dict"], f"classifier {path}")
     net.load_state_dict(state["state_dict"])
     return net.eval()
@@ -44,6 +47,28 @@ def per_class_consistency(classifier, imgs, y) -> dict:
     shares = {int(c): float((hit[y == c] == c).float().mean()) for c in y.unique()}
     worst = min(shares, key=shares.get)
     return {"per_class": [shares.get(c) for c in range(10)], "worst_class": worst, "worst": shares[worst]}
+
+
+SCORE_PER_CLASS = 100  # real digits of each class that the class consistency reads
+
+
+def firsts(y: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the first k digits of each class in y (the grid that is shown)."""
+    return torch.cat([(y == c).nonzero()[:k, 0] for c in y.unique()])
+
+
+@torch.no_grad()
+def class_scores(classifier, imgs, y, grid: int) -> dict:
+    """Class consistency of generated digits over all of them (SCORE_PER_CLASS real digits of
+    each class encoded: one digit moves a class's share by 0.01, not by the 0.1 of a 10-digit
+    grid, where a weak class could read 0.8 and be 0.63), its worst class, and over the shown
+    grid's first `grid` of each class (grid_consistency: the figure of rounds 1 to 3)."""
+    by = per_class_consistency(classifier, imgs, y)
+    shares = [v for v in by["per_class"] if v is not None]
+    first = firsts(y, grid)
+    # the mean of the classes' shares: the overall share where each class has as many digits
+    return {"class_consistency": sum(shares) / len(shares), "worst_class_consistency": by["worst"],
+            "class_consistency_by_class": by, "grid_consistency": class_consistency(classifier, imgs[first], y[first])}
 
 
 @torch.no_grad()

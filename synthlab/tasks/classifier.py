@@ -20,7 +20,7 @@ class MNISTClassifier(Task):
         if holdout < 1:
             raise SynthlabError(f"task.holdout must be >= 1, got {holdout}")
         self.optim, self.data, self.size, self.holdout = optim, data, data.crop, holdout
-        self.net = Discriminator(10, self.size, 32, self.seed)
+        self.net = Discriminator(10, self.size, 32, self.seed, running_stats=True)
 
     def train_dataloader(self):
         return self.data.train_dataloader()
@@ -40,6 +40,7 @@ class MNISTClassifier(Task):
         """Accuracy on the last `holdout` digits (centre crops); data.limit keeps them out of training."""
         x = center_crop(self.data.all_images[-self.holdout:], self.size)
         y = self.data.all_labels[-self.holdout:]
+        self.net.eval()  # the running statistics, as the classifier scores
         return float((self.net(x.to(self.device)).argmax(1).cpu() == y).float().mean())
 
     def save_outputs(self, text: dict) -> dict:

@@ -12,8 +12,8 @@ Sampling (per epoch, checkpoints, gan_sample) reads an exponential moving averag
 generator's and encoder's weights (task.ema; the live weights swing from batch to batch), and
 random z come from one Gaussian per digit class fitted to the encoder's means of real digits
 each epoch, drawn at task.temperature, where the encoder puts digits; the big renders draw each
-class's mean z. With a classifier, the epoch with the best class grid (mean plus worst class) is
-copied to checkpoints/best.ckpt at the end.
+class's mean z. With a classifier, the epoch with the best class consistency (mean plus worst
+class, over 100 real digits of each class) is copied to checkpoints/best.ckpt at the end.
 """
 
 import copy
@@ -34,11 +34,12 @@ from synthlab.errors import SynthlabError
 from synthlab.io import epoch_checkpoints, save_png
 from synthlab.metrics.digits import (
     PRIOR_PER_CLASS,
-    class_consistency,
+    SCORE_PER_CLASS,
+    class_scores,
     draw_z,
+    firsts,
     fit_prior,
     load_classifier,
-    per_class_consistency,
     random_scores,
     render_scores,
 )
@@ -293,7 +294,7 @@ class CPPNGAN(Task):
         return G(self.pts, z).reshape(-1, G.channels, self.crop, self.crop)
 
     @torch.no_grad()
-    def sample_by_class(self, per_class: int = 10):
+    def sample_by_class(self, per_class: int):
         """Generated digits of each class, from encoding real digits of that class."""
         z, y = self.class_z(per_class)
         return self.sample(z), y
@@ -303,7 +304,9 @@ class CPPNGAN(Task):
         if self.lr_end != 1:
             for sched in self.lr_schedulers():
                 sched.step()
-        imgs, y = self.sample_by_class()
+        scored, y = self.sample_by_class(SCORE_PER_CLASS)
+        grid_rows = firsts(y, 10)
+        imgs = scored[grid_rows]  # the sheet: 10 of each class
         prior = fit_prior(*self.class_z(PRIOR_PER_CLASS))  # as gan_sample fits it
         z = draw_z(RANDOM, self.G.z_dim, prior, self.seed, self.temperature)  # the same draw every epoch
         randoms = self.sample(z.to(self.device))
@@ -311,12 +314,12 @@ class CPPNGAN(Task):
                "processes": self.trainer.world_size,
                **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}}
         clf = self.classifier_net()
-        score = class_consistency(clf, imgs, y)
-        if score is not None:
-            row["class_consistency"] = score
-            row["worst_class_consistency"] = per_class_consistency(clf, imgs, y)["worst"]
+        if clf is not None:
+            scores = class_scores(clf, scored, y, 10)
+            row.update({k: scores[k] for k in ("class_consistency", "worst_class_consistency", "grid_consistency")})
             row.update(random_scores(clf, randoms))
-            self.log("class_consistency", score, sync_dist=True)  # every rank has the same weights
+            # every rank has the same weights, so the same score
+            self.log("class_consistency", scores["class_consistency"], sync_dist=True)
         if self.render_every and (self.current_epoch + 1) % self.render_every == 0:
             # the post's trade-off: what the big renders of this epoch look like, as numbers
             digits = render_digits(self.samplers()[0], prior[1].to(self.device), self.render_size, self.render_size,
@@ -346,7 +349,8 @@ class CPPNGAN(Task):
         return {**last, "epochs": self.current_epoch, **self.keep_best(per_epoch), "per_epoch": per_epoch}
 
     def keep_best(self, per_epoch: list) -> dict:
-        """Copy the epoch whose class grid scored best (mean plus worst class; the later on a tie)
+        """Copy the epoch whose class consistency scored best (mean plus worst class over 100 real
+        digits of each class; the later on a tie)
         to checkpoints/best.ckpt: GAN training swings from epoch to epoch, and the last epoch
         is one draw of that swing. Without a classifier there is no score and no best.ckpt."""
         scored = [r for r in per_epoch if "class_consistency" in r]

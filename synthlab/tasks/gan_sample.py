@@ -13,11 +13,12 @@ from synthlab.errors import SynthlabError
 from synthlab.io import load_weights, save_png
 from synthlab.metrics.digits import (
     PRIOR_PER_CLASS,
-    class_consistency,
+    SCORE_PER_CLASS,
+    class_scores,
     draw_z,
+    firsts,
     fit_prior,
     load_classifier,
-    per_class_consistency,
     random_scores,
     render_scores,
 )
@@ -100,10 +101,11 @@ class GANSample(Task):
     @torch.no_grad()
     def predict_step(self, batch, batch_idx=0):
         images, labels, _ = load_mnist(self.data_root, download_missing=True)
-        x, y = by_class(images, labels, self.per_class, self.train_size)
+        x, y = by_class(images, labels, max(self.per_class, SCORE_PER_CLASS), self.train_size)
         z_class, _ = self.E(x)  # the mean: the encoder in eval mode, no dropout
-        self.out["class_grid"] = self.draw(z_class, self.train_size, self.train_size)
+        self.out["scored"] = self.draw(z_class, self.train_size, self.train_size)
         self.out["y"] = y
+        self.out["class_grid"] = self.out["scored"][firsts(y, self.per_class)]
         xp, yp = by_class(images, labels, PRIOR_PER_CLASS, self.train_size)
         fitted = fit_prior(self.E(xp)[0], yp)  # as training fits it each epoch: the same digits and encoder
         # the grid draws from task.prior; the other prior's samples are scored too (metrics only)
@@ -137,11 +139,8 @@ class GANSample(Task):
                 save_mp4(out_dir / "morph.mp4", list(self.out["morph"]), self.fps, self.invert)
             m["morph_frames"] = len(self.out["morph"])
         with torch.no_grad():  # the renders are inference tensors
-            score = class_consistency(self.classifier, self.out["class_grid"], self.out["y"])
-            if score is not None:
-                grid_y = self.out["y"]
-                m["class_consistency"] = score
-                m["class_consistency_by_class"] = per_class_consistency(self.classifier, self.out["class_grid"], grid_y)
+            if self.classifier is not None:
+                m.update(class_scores(self.classifier, self.out["scored"], self.out["y"], self.per_class))
                 # the random-z grid has no intended class: which digits does it make, how evenly?
                 m.update(random_scores(self.classifier, self.out["random_grid"]))
                 other = next((k for k in self.out if k.startswith("random_grid_")), None)

@@ -58,8 +58,11 @@ def files(tmp_path_factory):
     lab.write_bytes(bytes([0, 0, 8, 1]) + (40).to_bytes(4, "big") + lab.read_bytes()[8:48])
     # classifiers: trained at another crop, and the right crop with another shape
     from synthlab.nets.discriminator import Discriminator
-    torch.save({"size": 24, "state_dict": Discriminator(10, 24, 32).state_dict()}, d / "classifier_24.pt")
-    torch.save({"size": 26, "state_dict": Discriminator(10, 26, 16).state_dict()}, d / "classifier_w16.pt")
+    torch.save({"size": 24, "state_dict": Discriminator(10, 24, 32, running_stats=True).state_dict()},
+               d / "classifier_24.pt")
+    torch.save({"size": 26, "state_dict": Discriminator(10, 26, 16, running_stats=True).state_dict()},
+               d / "classifier_w16.pt")
+    torch.save({"size": 26, "state_dict": Discriminator(10, 26, 32).state_dict()}, d / "classifier_old.pt")
     # images: NaN pixels (a float TIFF), and one flat colour (fully transparent)
     nan = np.random.default_rng(1).random((64, 64), dtype=np.float32)
     nan[10, 10] = np.nan
@@ -152,6 +155,7 @@ def rows():
         ("gan", GAN, ["data.root={d}/mnist", "data.crop=29"], "data.crop in 1..28"),
         ("gan", GAN, ["data.root={d}/mnist", "task.classifier={d}/classifier_24.pt"], "scores 24x24 digits"),
         ("gan", GAN, ["data.root={d}/mnist", "task.classifier={d}/classifier_w16.pt"], "classifier_w16.pt"),
+        ("gan", GAN, ["data.root={d}/mnist", "task.classifier={d}/classifier_old.pt"], "train it again with task=mnist"),
         ("gan", GAN, ["data.root={d}/mnist", "network.kernel=gpu"], "auto, fused, torch"),
         ("gan", GAN, ["data.root={d}/mnist", "task.render_every=-1"], "task.render_every must be >= 0"),
         ("gan", GAN, ["data.root={d}/mnist", "task.ema=1.5"], "task.ema must be in (0, 1)"),

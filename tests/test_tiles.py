@@ -58,3 +58,26 @@ def test_a_tileable_texture_has_no_seam_and_an_ordinary_one_does(make_cfg, tmp_p
 def test_what_cannot_tile_says_so_in_one_line(make_cfg, extra, words):
     with pytest.raises(SynthlabError, match=words):
         build(make_cfg([*TILE, "task.tileable=true", *extra]), "/tmp/unused")
+
+
+def test_a_tile_objective_sees_no_seam(make_cfg):
+    """In a tile every edge is an interior edge: the objective (network with circular padding,
+    every critic, smoothness, chroma) and its gradient do not change when the image is rolled
+    by a multiple of the deepest tap's stride, so the wrap-around seam is pulled exactly as the
+    interior is. An ordinary output's objective does change (its borders are borders)."""
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    for tileable in (True, False):
+        task = build(make_cfg([*TILE, f"task.tileable={tileable}"]), "/tmp/unused")
+        task.set_targets(0)
+        losses, grads = [], []
+        for shift in (0, 32):  # conv4_1 strides 8, its @4 twin 32
+            task.image = torch.nn.Parameter(torch.roll(x, (shift, shift), (2, 3)))
+            loss = task.loss()
+            loss.backward()
+            losses.append(float(loss))
+            grads.append(torch.roll(task.image.grad, (-shift, -shift), (2, 3)))
+        gap = (grads[0] - grads[1]).abs().max() / grads[0].abs().max()
+        if tileable:
+            assert abs(losses[0] - losses[1]) < 1e-5 * losses[0] and gap < 1e-3, (losses, gap)
+        else:
+            assert abs(losses[0] - losses[1]) > 1e-4 * losses[0] and gap > 1e-2, (losses, gap)

@@ -36,10 +36,13 @@ def check_groups(args) -> None:
         key, value = arg.split("=", 1)
         key = key.lstrip("+~").removeprefix("override ").strip()
         opts = options(key)
-        if opts is None or value in ("null", ""):
+        if opts is None:
             if "/" in key:
                 raise SynthlabError(f"unknown config group {key!r}; groups: {', '.join(groups())}")
             continue
+        if value in ("null", ""):  # Hydra takes no null for a group: a ValueError and its traceback
+            raise SynthlabError(f"{key}={value} names no option of the {key} group; choose one of: {', '.join(opts)} "
+                                f"(or leave {key} out for its default)")
         for v in value.strip("[]").split(","):
             if v.strip() not in opts:
                 close = difflib.get_close_matches(v.strip(), opts, 1)

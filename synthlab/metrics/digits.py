@@ -61,7 +61,7 @@ def firsts(y: torch.Tensor, k: int) -> torch.Tensor:
 def class_scores(classifier, imgs, y, grid: int) -> dict:
     """Class consistency of generated digits over all of them (SCORE_PER_CLASS real digits of
     each class encoded: one digit moves a class's share by 0.01, not by the 0.1 of a 10-digit
-    grid, where a weak class could read 0.8 and be 0.63), its worst class, and over the shown
+    grid, where a weak class read 0.7 and was 0.52), its worst class, and over the shown
     grid's first `grid` of each class (grid_consistency: the figure of rounds 1 to 3)."""
     by = per_class_consistency(classifier, imgs, y)
     shares = [v for v in by["per_class"] if v is not None]

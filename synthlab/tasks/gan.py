@@ -280,7 +280,7 @@ class CPPNGAN(Task):
 
     # --- per epoch: samples and class consistency ------------------------------------------
     @torch.no_grad()
-    def class_z(self, per_class: int = 10):
+    def class_z(self, per_class: int):
         """The sampling encoder's means (in eval) of the first `per_class` real digits of each class."""
         x, y = by_class(self.data.images, self.data.labels, per_class, self.crop)
         E = self.samplers()[1]
@@ -294,20 +294,16 @@ class CPPNGAN(Task):
         return G(self.pts, z).reshape(-1, G.channels, self.crop, self.crop)
 
     @torch.no_grad()
-    def sample_by_class(self, per_class: int):
-        """Generated digits of each class, from encoding real digits of that class."""
-        z, y = self.class_z(per_class)
-        return self.sample(z), y
-
     @torch.no_grad()
     def on_train_epoch_end(self):
         if self.lr_end != 1:
             for sched in self.lr_schedulers():
                 sched.step()
-        scored, y = self.sample_by_class(SCORE_PER_CLASS)
-        grid_rows = firsts(y, 10)
-        imgs = scored[grid_rows]  # the sheet: 10 of each class
-        prior = fit_prior(*self.class_z(PRIOR_PER_CLASS))  # as gan_sample fits it
+        z_real, y_real = self.class_z(max(PRIOR_PER_CLASS, SCORE_PER_CLASS))  # each real digit encoded once
+        prior = fit_prior(*(t[firsts(y_real, PRIOR_PER_CLASS)] for t in (z_real, y_real)))  # as gan_sample fits it
+        rows = firsts(y_real, SCORE_PER_CLASS)
+        scored, y = self.sample(z_real[rows]), y_real[rows]
+        imgs = scored[firsts(y, 10)]  # the sheet: 10 of each class
         z = draw_z(RANDOM, self.G.z_dim, prior, self.seed, self.temperature)  # the same draw every epoch
         randoms = self.sample(z.to(self.device))
         row = {"epoch": self.current_epoch + 1, "batches": self.trainer.num_training_batches,

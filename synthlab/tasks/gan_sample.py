@@ -101,13 +101,15 @@ class GANSample(Task):
     @torch.no_grad()
     def predict_step(self, batch, batch_idx=0):
         images, labels, _ = load_mnist(self.data_root, download_missing=True)
-        x, y = by_class(images, labels, max(self.per_class, SCORE_PER_CLASS), self.train_size)
-        z_class, _ = self.E(x)  # the mean: the encoder in eval mode, no dropout
+        x, y_real = by_class(images, labels, max(self.per_class, SCORE_PER_CLASS, PRIOR_PER_CLASS), self.train_size)
+        z_real, _ = self.E(x)  # the means, each real digit encoded once: the encoder in eval mode, no dropout
+        prior_rows = firsts(y_real, PRIOR_PER_CLASS)
+        fitted = fit_prior(z_real[prior_rows], y_real[prior_rows])  # as training fits it each epoch
+        rows = firsts(y_real, max(self.per_class, SCORE_PER_CLASS))
+        z_class, y = z_real[rows], y_real[rows]
         self.out["scored"] = self.draw(z_class, self.train_size, self.train_size)
         self.out["y"] = y
         self.out["class_grid"] = self.out["scored"][firsts(y, self.per_class)]
-        xp, yp = by_class(images, labels, PRIOR_PER_CLASS, self.train_size)
-        fitted = fit_prior(self.E(xp)[0], yp)  # as training fits it each epoch: the same digits and encoder
         # the grid draws from task.prior; the other prior's samples are scored too (metrics only)
         for name in PRIORS:
             key = "random_grid" if name == self.prior else f"random_grid_{name}"

@@ -91,6 +91,15 @@ def temperature(v):
     return float(v)
 
 
+def kl_warmup(cfg):
+    """task.kl_warmup: whole epochs over which the KL weight ramps up, 0 to trainer.max_epochs."""
+    v, epochs = cfg.task.kl_warmup, cfg.trainer.get("max_epochs")
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (epochs not in (None, -1) and v > epochs):
+        raise SynthlabError(f"task.kl_warmup is the number of epochs over which the KL weight ramps up from 0, "
+                            f"0 to trainer.max_epochs ({epochs}); got {v!r}")
+    return v
+
+
 def devices(v):
     """trainer.devices: a count >= 1, -1 (all), auto, or a non-empty list of device indices."""
     ok = (v == "auto" or v == -1 or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
@@ -128,6 +137,8 @@ RULES = {
     "trainer.accelerator": accelerator,
 }
 
+WHOLE = {"task.kl_warmup": kl_warmup}  # rules that read other keys too: rule(cfg)
+
 
 def check(cfg) -> None:
     """Every rule whose key this config has; the first bad value raises its one line."""
@@ -143,3 +154,6 @@ def check(cfg) -> None:
         node = holder[leaf]
         value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
         rule(value)
+    for key, rule in WHOLE.items():
+        if OmegaConf.select(cfg, key, default=None) is not None:
+            rule(cfg)

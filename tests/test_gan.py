@@ -7,6 +7,7 @@ import torch
 from synthlab import SynthlabError
 from synthlab.data.mnist import center_crop, load_mnist, random_crops, read_idx
 from synthlab.run import build, run
+from synthlab.tasks.gan import kl_ramp
 
 FAST = ["logger=none", "trainer.enable_progress_bar=false"]
 
@@ -255,6 +256,20 @@ def test_same_config_and_seed_train_the_same_generator(make_cfg, tmp_path, mnist
                       "trainer.max_epochs=1", *FAST], out=out))
         states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
     assert states[0].keys() == states[1].keys() and all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_kl_warmup_ramps_the_kl_weight_and_takes_effect(make_cfg, tmp_path, mnist):
+    """task.kl_warmup ramps the KL weight linearly from 0 over its epochs, batch by batch, and a
+    run with it ends in other weights than one without."""
+    assert [kl_ramp(2.0, 4, e) for e in (0, 1, 2.5, 4, 9)] == [0.0, 0.5, 1.25, 2.0, 2.0]
+    assert kl_ramp(2.0, 0, 0) == 2.0
+    states = []
+    for warmup in (0, 1):
+        out = tmp_path / f"w{warmup}"
+        run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+                      "trainer.max_epochs=1", f"task.kl_warmup={warmup}", *FAST], out=out))
+        states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
+    assert not all(torch.equal(states[0][k], states[1][k]) for k in states[0] if k.startswith("E."))
 
 
 def test_the_fitted_prior_is_one_gaussian_per_class_and_draws_each_its_share():

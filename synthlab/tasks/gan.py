@@ -62,6 +62,12 @@ def kl_loss(mean, logvar, pixels):
     return (-0.5 * (1 + logvar - mean**2 - logvar.exp()).sum(1)).mean() / pixels
 
 
+def kl_ramp(weight: float, warmup: int, epochs_done: float) -> float:
+    """The KL weight after epochs_done epochs: ramped up linearly from 0 over the first `warmup`
+    epochs (0: the full weight at once). Early on the encoder may spend its bits on shape."""
+    return weight * min(1.0, epochs_done / warmup) if warmup else weight
+
+
 class CPPNGAN(Task):
     stale_keys = ("classifier.", "z_w", "z_mu", "z_chol")  # checkpoints from before the classifier was kept
     # apart, and from when the random-z prior was kept in them (gan_sample fits it from the data now)
@@ -72,7 +78,7 @@ class CPPNGAN(Task):
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
                  render_every: int, render_size: int, ema: float | None, lr_end: float, temperature: float,
-                 seed: int, name: str):
+                 kl_warmup: int, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         ema_decay(ema)
         self.lr_end = check_lr_end(lr_end)
@@ -82,6 +88,7 @@ class CPPNGAN(Task):
         self.E = Encoder(self.crop * self.crop, 512, net.z_dim, keep_prob, self.seed)
         self.D = self.make_discriminator()
         self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
+        self.kl_warmup = kl_warmup  # epochs over which the KL weight ramps up from 0 (checks.kl_warmup)
         self.chunk, self.recon_weight, self.gan_weight = chunk, recon_weight, gan_weight
         self.gates = dict(gates)
         if set(self.gates) != set(GATES) or not all(0 <= float(v) <= 1 for v in self.gates.values()):
@@ -170,7 +177,10 @@ class CPPNGAN(Task):
         torch.nn.utils.clip_grad_norm_(params, self.clip)
         opt.step()
 
-    def g_update(self, opt, x, y, backward=None):
+    def kl_now(self, batch_idx: int) -> float:
+        return kl_ramp(self.kl_weight, self.kl_warmup, self.current_epoch + batch_idx / self.batches)
+
+    def g_update(self, opt, x, y, backward=None, kl_weight=None):
         """One generator + encoder step. backward: the Trainer's manual_backward unless given
         (outside a Trainer, tests and the bench pass torch.Tensor.backward).
 
@@ -195,7 +205,8 @@ class CPPNGAN(Task):
             fake = self.generate(z)
         logits = self.D(fake)
         g_loss = F.cross_entropy(logits, y)
-        backward(self.gan_weight * g_loss + self.kl_weight * kl + self.recon(fake, x), retain_graph=chunked)
+        kl_weight = self.kl_weight if kl_weight is None else kl_weight
+        backward(self.gan_weight * g_loss + kl_weight * kl + self.recon(fake, x), retain_graph=chunked)
         if chunked:
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
@@ -252,8 +263,9 @@ class CPPNGAN(Task):
         fake_y = torch.full_like(y, FAKE)
         gates = self.gates
         self.D.requires_grad_(False)
+        kl_weight = self.kl_now(batch_idx)
         for n_g in range(1, self.g_steps + 1):
-            g_loss, kl, g_acc = self.g_update(g_opt, x, y)
+            g_loss, kl, g_acc = self.g_update(g_opt, x, y, kl_weight=kl_weight)
             if g_acc > gates["g_stop"]:  # measured before this step's update, as the reference's accuracy
                 break
         self.D.requires_grad_(True)
@@ -293,7 +305,6 @@ class CPPNGAN(Task):
         G = self.samplers()[0]
         return G(self.pts, z).reshape(-1, G.channels, self.crop, self.crop)
 
-    @torch.no_grad()
     @torch.no_grad()
     def on_train_epoch_end(self):
         if self.lr_end != 1:

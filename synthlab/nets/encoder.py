@@ -8,7 +8,7 @@ from synthlab.nets.layers import Normal, init_layers
 
 
 class Encoder(nn.Module):
-    def __init__(self, pixels: int = 676, hidden: int = 512, z_dim: int = 32, keep_prob: float = 0.65, seed: int = 0):
+    def __init__(self, pixels: int, hidden: int, z_dim: int, keep_prob: float, seed: int = 0):
         super().__init__()
         self.body = nn.Sequential(nn.Flatten(), nn.Linear(pixels, hidden), nn.Softplus(), nn.Dropout(1 - keep_prob),
                                   nn.Linear(hidden, hidden), nn.Softplus(), nn.Dropout(1 - keep_prob))

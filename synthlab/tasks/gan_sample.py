@@ -54,7 +54,8 @@ def load_gan(path):
                          sub_depth=max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.0\.(\d+)\.", k))))
         net = ResidualCPPN(**shape, kernel="auto", seed=0)  # the seed only draws weights, replaced here
         net.load_state_dict(g)
-        enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0])
+        enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0],
+                      keep_prob=1.0)  # it samples in eval mode: dropout never runs
         enc.load_state_dict(e)
     except (KeyError, ValueError, RuntimeError, TypeError) as err:
         raise SynthlabError(f"{path} is not a task=gan checkpoint of the residual CPPN: "

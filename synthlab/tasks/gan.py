@@ -382,6 +382,9 @@ class CPPNGANVAE(CPPNGAN):
     and g_loss < 0.75 (cppn_gan.md A')."""
 
     def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
+        if kw["kl_warmup"]:  # its VAE loss is the post's, KL at full weight from the start
+            raise SynthlabError(f"task.kl_warmup={kw['kl_warmup']}: experiment=cppn_gan_vae has its own VAE loss "
+                                "with no warm-up; leave task.kl_warmup at 0")
         super().__init__(net, optim, data, out_dir, **kw)
         self.lr_g, self.vae_steps = lr_g, vae_steps
 

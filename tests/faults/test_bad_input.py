@@ -164,6 +164,8 @@ def rows():
         ("gan", GAN, ["data.root={d}/mnist", "task.ema=1.5"], "task.ema must be in (0, 1)"),
         ("gan", GAN, ["data.root={d}/mnist", "task.lr_end=0"], "task.lr_end is the learning rate at the last epoch"),
         ("gan", GAN, ["data.root={d}/mnist", "task.kl_warmup=30"], "task.kl_warmup is the number of epochs"),
+        ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.kl_warmup=2"],
+         "experiment=cppn_gan_vae has its own VAE loss"),
         ("gan", GAN, ["data.root={d}/mnist", "task.temperature=0"], "task.temperature scales the fitted prior"),
         ("gan", GAN, ["data.root={d}/mnist", "trainer.devices=0"], "trainer.devices must be a count >= 1"),
         *([("gan", GAN, ["data.root={d}/mnist", "trainer.accelerator=gpu"], "sees no CUDA GPU on this machine")]

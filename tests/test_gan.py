@@ -7,7 +7,7 @@ import torch
 from synthlab import SynthlabError
 from synthlab.data.mnist import center_crop, load_mnist, random_crops, read_idx
 from synthlab.run import build, run
-from synthlab.tasks.gan import kl_ramp
+from synthlab.tasks.gan import FAKE, kl_ramp
 
 FAST = ["logger=none", "trainer.enable_progress_bar=false"]
 
@@ -270,6 +270,35 @@ def test_kl_warmup_ramps_the_kl_weight_and_takes_effect(make_cfg, tmp_path, mnis
                       "trainer.max_epochs=1", f"task.kl_warmup={warmup}", *FAST], out=out))
         states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
     assert not all(torch.equal(states[0][k], states[1][k]) for k in states[0] if k.startswith("E."))
+
+
+def test_recon_focus_weighs_the_digits_the_discriminator_cannot_read(make_cfg, tmp_path, mnist):
+    """task.recon_focus f: digit i's BCE weighs 1 + f (1 - p_i), p_i D's softmax over the ten
+    digit classes at its own class (class 10, fake, left out); 0 is the plain mean; a run with it
+    ends in other weights than one without."""
+    out = tmp_path / "build"
+    cfg = make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "network.blocks=2", "task.recon_focus=3"],
+                   out=out)
+    task = build(cfg, out)
+    g = torch.Generator().manual_seed(0)
+    x, fake = torch.rand(4, 1, 26, 26, generator=g), torch.rand(4, 1, 26, 26, generator=g)
+    y = torch.tensor([0, 1, 2, 3])
+    logits = torch.full((4, 11), -9.0)
+    logits[0, 0] = logits[1, 1] = 9.0  # D reads digits 0 and 1 as themselves ...
+    logits[2, 5] = 9.0  # ... digit 2 as a 5 ...
+    logits[3, FAKE] = 9.0  # ... and digit 3 as fake, but within the digits it is even: p = 1/10
+    per = torch.nn.functional.binary_cross_entropy(fake, x, reduction="none").flatten(1).mean(1)
+    w = torch.tensor([1.0, 1.0, 4.0, 1 + 3 * 0.9])
+    assert torch.allclose(task.recon(fake, x, logits, y), (w * per).sum() / w.sum(), atol=1e-4)
+    task.recon_focus = 0
+    assert torch.equal(task.recon(fake, x, logits, y), task.recon(fake, x))
+    states = []
+    for focus in (0, 4):
+        out = tmp_path / f"f{focus}"
+        run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+                      "trainer.max_epochs=1", f"task.recon_focus={focus}", *FAST], out=out))
+        states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
+    assert not all(torch.equal(states[0][k], states[1][k]) for k in states[0] if k.startswith("G."))
 
 
 def test_the_fitted_prior_is_one_gaussian_per_class_and_draws_each_its_share():

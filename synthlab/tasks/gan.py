@@ -78,7 +78,7 @@ class CPPNGAN(Task):
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
                  render_every: int, render_size: int, ema: float | None, lr_end: float, temperature: float,
-                 kl_warmup: int, seed: int, name: str):
+                 kl_warmup: int, recon_focus: float, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         ema_decay(ema)
         self.lr_end = check_lr_end(lr_end)
@@ -90,6 +90,9 @@ class CPPNGAN(Task):
         self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
         self.kl_warmup = kl_warmup  # epochs over which the KL weight ramps up from 0 (checks.kl_warmup)
         self.chunk, self.recon_weight, self.gan_weight = chunk, recon_weight, gan_weight
+        if not recon_focus >= 0:
+            raise SynthlabError(f"task.recon_focus must be >= 0, got {recon_focus}")
+        self.recon_focus = recon_focus
         self.gates = dict(gates)
         if set(self.gates) != set(GATES) or not all(0 <= float(v) <= 1 for v in self.gates.values()):
             raise SynthlabError(f"task.gates takes accuracies in [0, 1] for {', '.join(GATES)}; got {self.gates}")
@@ -206,7 +209,7 @@ class CPPNGAN(Task):
         logits = self.D(fake)
         g_loss = F.cross_entropy(logits, y)
         kl_weight = self.kl_weight if kl_weight is None else kl_weight
-        backward(self.gan_weight * g_loss + kl_weight * kl + self.recon(fake, x), retain_graph=chunked)
+        backward(self.gan_weight * g_loss + kl_weight * kl + self.recon(fake, x, logits, y), retain_graph=chunked)
         if chunked:
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
@@ -215,12 +218,21 @@ class CPPNGAN(Task):
         opt.step()
         return g_loss.detach(), kl.detach(), self.acc(logits, y)
 
-    def recon(self, fake, x):
+    def recon(self, fake, x, logits=None, y=None):
         """recon_weight x per-pixel binary cross-entropy of the fake against the digit it encodes
-        (0 in the reference, whose VAE part is KL alone; the previous model used weight 1)."""
+        (0 in the reference, whose VAE part is KL alone; the previous model used weight 1).
+        With recon_focus f, digit i weighs 1 + f (1 - p_i), p_i the discriminator's belief, among
+        the ten digit classes, that its fake shows its own class: the digits D cannot read from
+        the fakes (8s drawn as 3s) get more of the generator's effort than those it can."""
         if not self.recon_weight:
             return 0.0
-        return self.recon_weight * F.binary_cross_entropy(fake.clamp(1e-6, 1 - 1e-6), x)
+        fake = fake.clamp(1e-6, 1 - 1e-6)
+        if not self.recon_focus or logits is None:
+            return self.recon_weight * F.binary_cross_entropy(fake, x)
+        p = logits.detach()[:, :FAKE].softmax(1).gather(1, y[:, None]).squeeze(1)
+        w = 1 + self.recon_focus * (1 - p)
+        per_digit = F.binary_cross_entropy(fake, x, reduction="none").flatten(1).mean(1)
+        return self.recon_weight * (w * per_digit).sum() / w.sum()
 
     def generate_all(self, z):
         """G on every z, `chunk` at a time where that is set (no graph is kept here)."""
@@ -382,9 +394,10 @@ class CPPNGANVAE(CPPNGAN):
     and g_loss < 0.75 (cppn_gan.md A')."""
 
     def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
-        if kw["kl_warmup"]:  # its VAE loss is the post's, KL at full weight from the start
-            raise SynthlabError(f"task.kl_warmup={kw['kl_warmup']}: experiment=cppn_gan_vae has its own VAE loss "
-                                "with no warm-up; leave task.kl_warmup at 0")
+        for key in ("kl_warmup", "recon_focus"):  # its VAE loss is the post's: full KL, plain reconstruction
+            if kw[key]:
+                raise SynthlabError(f"task.{key}={kw[key]}: experiment=cppn_gan_vae has its own VAE loss (full KL "
+                                    f"from the start, every digit's reconstruction alike); leave task.{key} at 0")
         super().__init__(net, optim, data, out_dir, **kw)
         self.lr_g, self.vae_steps = lr_g, vae_steps
 

@@ -166,6 +166,9 @@ def rows():
         ("gan", GAN, ["data.root={d}/mnist", "task.kl_warmup=30"], "task.kl_warmup is the number of epochs"),
         ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.kl_warmup=2"],
          "experiment=cppn_gan_vae has its own VAE loss"),
+        ("gan", GAN, ["data.root={d}/mnist", "task.recon_focus=-1"], "task.recon_focus must be >= 0"),
+        ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.recon_focus=2"],
+         "leave task.recon_focus at 0"),
         ("gan", GAN, ["data.root={d}/mnist", "task.temperature=0"], "task.temperature scales the fitted prior"),
         ("gan", GAN, ["data.root={d}/mnist", "trainer.devices=0"], "trainer.devices must be a count >= 1"),
         *([("gan", GAN, ["data.root={d}/mnist", "trainer.accelerator=gpu"], "sees no CUDA GPU on this machine")]

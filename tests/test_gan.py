@@ -189,6 +189,27 @@ def test_previous_model_uses_optim_lr_for_vae_and_d_and_its_own_for_g(make_cfg, 
     assert gan.D.head.out_features == 1 and tuple(vae.param_groups[0]["betas"]) == (0.65, 0.999)
 
 
+def test_previous_model_takes_its_loss_weights_and_step_counts(make_cfg, tmp_path, mnist):
+    """Every composed key of experiment=cppn_gan_vae takes effect: the loss weights (the post's
+    1, 1, 1) scale its VAE and generator losses, and g_steps bounds its generator steps."""
+    base = ["experiment=cppn_gan_vae", f"data.root={mnist}", "data.limit=40", "data.batch_size=20",
+            "network.width=16", *FAST]
+    x = torch.rand(6, 1, 26, 26, generator=torch.Generator().manual_seed(0))
+
+    def losses(*overrides):
+        gan = build(make_cfg([*base, *overrides]), tmp_path)
+        gan.eval()  # no dropout: the same z mean for every build
+        with torch.no_grad():
+            torch.manual_seed(0)
+            vae, _, _ = gan.losses(x)
+        return float(vae)
+
+    vae, no_kl, no_recon = losses(), losses("task.kl_weight=0"), losses("task.recon_weight=0")
+    assert 0 < no_kl < vae and 0 < no_recon < vae and abs(no_kl + no_recon - vae) < 1e-4 * vae
+    m = run(make_cfg([*base, "task.g_steps=1", "trainer.max_epochs=1"]))
+    assert m["g_steps"] == 1
+
+
 def test_width_four_variant_builds(make_cfg, tmp_path, mnist):
     gan = build(make_cfg(["task=gan", f"data.root={mnist}", "network.width=4", *FAST]), tmp_path)
     assert gan.G.blocks[0][0].weight.shape == (4, 4)

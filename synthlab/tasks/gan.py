@@ -93,8 +93,9 @@ class CPPNGAN(Task):
         if not recon_focus >= 0:
             raise SynthlabError(f"task.recon_focus must be >= 0, got {recon_focus}")
         self.recon_focus = recon_focus
-        self.gates = dict(gates)
-        if set(self.gates) != set(GATES) or not all(0 <= float(v) <= 1 for v in self.gates.values()):
+        self.gates = None if gates is None else dict(gates)  # None: a subclass with its own schedule
+        if self.gates is not None and (set(self.gates) != set(GATES)
+                                       or not all(0 <= float(v) <= 1 for v in self.gates.values())):
             raise SynthlabError(f"task.gates takes accuracies in [0, 1] for {', '.join(GATES)}; got {self.gates}")
         coords = Coords("symmetric", scale, 1.0, net.in_dim == 3)
         self.register_buffer("pts", coords.points(self.crop, self.crop, 0, self.crop), persistent=False)
@@ -389,16 +390,22 @@ class CPPNGAN(Task):
 
 class CPPNGANVAE(CPPNGAN):
     """The post's "previous model" (cppn-gan-vae-tensorflow): a 4 x 128 tanh CPPN generator, a
-    binary discriminator, and a VAE loss with pixel reconstruction. Per batch: 4 VAE steps
-    (encoder + G), up to 4 generator steps until g_loss < 0.6, then one D step if d_loss > 0.6
-    and g_loss < 0.75 (cppn_gan.md A')."""
+    binary discriminator, and a VAE loss with pixel reconstruction. Per batch: vae_steps VAE
+    steps (encoder + G), up to g_steps generator steps until g_loss < 0.6, then d_steps D steps
+    if d_loss > 0.6 and g_loss < 0.75 (cppn_gan.md A'; the experiment pins the post's 4, 4, 1).
+    The VAE loss is (recon_weight x BCE summed over pixels + kl_weight x KL) / pixels and the
+    generator-only step's gan_weight x g_loss + that (the post: 1, 1, 1)."""
 
     def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
         for key in ("kl_warmup", "recon_focus"):  # its VAE loss is the post's: full KL, plain reconstruction
             if kw[key]:
                 raise SynthlabError(f"task.{key}={kw[key]}: experiment=cppn_gan_vae has its own VAE loss (full KL "
                                     f"from the start, every digit's reconstruction alike); leave task.{key} at 0")
-        super().__init__(net, optim, data, out_dir, **kw)
+        for key in ("gates", "chunk"):  # its schedule gates on losses, and its generator runs on torch's ops
+            if kw[key] is not None:
+                raise SynthlabError(f"task.{key}: experiment=cppn_gan_vae has its own schedule (loss-gated, one "
+                                    f"graph) and takes no task.{key}; leave it null")
+        super().__init__(net, optim, data, out_dir, **{**kw, "chunk": 0})
         self.lr_g, self.vae_steps = lr_g, vae_steps
 
     def on_save_checkpoint(self, checkpoint):
@@ -418,10 +425,15 @@ class CPPNGANVAE(CPPNGAN):
         fake = self.generate(Encoder.sample(mean, logvar))
         px = self.crop * self.crop
         recon = F.binary_cross_entropy(fake.clamp(1e-7, 1 - 1e-7), x, reduction="none").flatten(1).sum(1)
-        vae = (recon.mean() + kl_loss(mean, logvar, 1)) / px
+        vae = (self.recon_weight * recon.mean() + self.kl_weight * kl_loss(mean, logvar, 1)) / px
         logits = self.D(fake)[:, 0]
         g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         return vae, g, fake
+
+    def binary_d_loss(self, x, fake):
+        real_logits, fake_logits = self.D(x)[:, 0], self.D(fake)[:, 0]
+        return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))) / 2
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -430,18 +442,18 @@ class CPPNGANVAE(CPPNGAN):
         for _ in range(self.vae_steps):
             vae, g, _ = self.losses(x)
             self.step(vae_opt, vae, self.eg_params())
-        for n_g in range(1, 5):
+        for n_g in range(1, self.g_steps + 1):
             vae, g, fake = self.losses(x)
-            self.step(g_opt, g + vae, list(self.G.parameters()))
+            self.step(g_opt, self.gan_weight * g + vae, list(self.G.parameters()))
             if self.agree(g.detach()) < 0.6:
                 break
         self.D.requires_grad_(True)
-        real_logits, fake_logits = self.D(x)[:, 0], self.D(fake.detach())[:, 0]
-        d = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-             + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))) / 2
+        d = self.binary_d_loss(x, fake.detach())
         n_d = 0
         if self.agree(d.detach()) > 0.6 and self.agree(g.detach()) < 0.75:
-            self.step(d_opt, d, list(self.D.parameters()))
-            n_d = 1
+            for n_d in range(1, self.d_steps + 1):  # the post: one step
+                self.step(d_opt, d, list(self.D.parameters()))
+                if n_d < self.d_steps:
+                    d = self.binary_d_loss(x, fake.detach())
         self.log_dict({"vae_loss": vae.detach(), "g_loss": g.detach(), "d_loss": d.detach(), "g_steps": float(n_g),
                        "d_steps": float(n_d)}, prog_bar=True)

@@ -169,6 +169,8 @@ def rows():
         ("gan", GAN, ["data.root={d}/mnist", "task.recon_focus=-1"], "task.recon_focus must be >= 0"),
         ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.recon_focus=2"],
          "leave task.recon_focus at 0"),
+        ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.chunk=50"],
+         "takes no task.chunk; leave it null"),
         ("gan", GAN, ["data.root={d}/mnist", "task.temperature=0"], "task.temperature scales the fitted prior"),
         ("gan", GAN, ["data.root={d}/mnist", "trainer.devices=0"], "trainer.devices must be a count >= 1"),
         *([("gan", GAN, ["data.root={d}/mnist", "trainer.accelerator=gpu"], "sees no CUDA GPU on this machine")]

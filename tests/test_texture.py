@@ -73,6 +73,26 @@ def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
         assert float(task.loss()) < 0.5 * first
 
 
+def test_net_dtype_bf16_runs_the_convolutions_in_bf16_and_gives_the_same_image_twice(make_cfg, tmp_path):
+    """task.net_dtype=bfloat16: the features come out in float32 for the critics, near the float32
+    net's (bf16 keeps 8 bits of mantissa), and a run is repeatable; auto resolves to one of the two."""
+    _, ref = _task(make_cfg, ["task.phases=1", "task.net_dtype=float32"])
+    _, bf = _task(make_cfg, ["task.phases=1", "task.net_dtype=bfloat16"])
+    x = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    a, b = ref.features(x), bf.features(x)
+    for t in a:
+        assert b[t].dtype == torch.float32 and not torch.equal(a[t], b[t])
+        assert float((a[t] - b[t]).norm() / a[t].norm()) < 0.05, t
+    _, auto = _task(make_cfg, ["task.phases=1", "task.net_dtype=auto"])
+    auto.features(x)
+    assert auto.net_dtype in ("float32", "bfloat16")
+    imgs = []
+    for i in range(2):
+        m = run(make_cfg(TINY + ["task.net_dtype=bfloat16"], out=tmp_path / str(i)))
+        imgs.append(np.asarray(Image.open(tmp_path / str(i) / "texture.png")))
+    assert m["net_dtype"] == "bfloat16" and np.array_equal(imgs[0], imgs[1])
+
+
 @pytest.mark.parametrize("override, words", [
     ("critic.patches.match_every=0", "match_every"),
     ("critic.patches.weight=nan", "weight must be a finite number"),
@@ -89,6 +109,7 @@ def test_fast_paths_run_and_the_loss_still_falls(make_cfg, fast):
     ("task.exemplar=/no/such/file.png", "not found"),
     ("task.exemplar=skimage:moon", "skimage:grass"),
     ("critic.patches.taps=[conv7_1]", "conv7_1"),
+    ("task.net_dtype=float64", "float32, bfloat16, auto"),
 ])
 def test_bad_values_raise_one_clear_error(make_cfg, override, words):
     extra = ["critic=[patches,gram]"] if override.startswith("critic.gram") else []

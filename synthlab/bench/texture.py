@@ -17,7 +17,7 @@ from synthlab.bench import common_args, finish, machine, sync, table
 # changes a row
 PATCHES = "critic.patches."
 VARIANTS = {
-    "reference": {"critic": "reference", "task.channels_last": "false"},
+    "reference": {"critic": "reference", "task.channels_last": "false", "task.net_dtype": "float32"},
     "+pixel matching, unfold-free loss": {"critic": "patches", PATCHES + "match_every": "1",
                                           PATCHES + "match_dtype": "float32"},
     "+channels_last": {"task.channels_last": "true"},
@@ -26,6 +26,7 @@ VARIANTS = {
     "+sliced term (critic=patches_sliced) = the default": {
         "critic": "patches_sliced", "critic.sliced.weight": "300",
         "critic.sliced.taps": "[conv1_1@4,conv2_1@4,conv3_1,conv4_1]"},
+    "+bf16 network": {"task.net_dtype": "bfloat16"},
     "+bf16 matching": {PATCHES + "match_dtype": "bfloat16"},
     "+matches reused (k), trades SWD": {PATCHES + "match_every": "{k}"},
 }

@@ -13,9 +13,11 @@ from synthlab.data import fit_max_side, load_image, resize
 from synthlab.errors import SynthlabError
 from synthlab.io import save_png
 from synthlab.losses import active, chroma_detail, taps, tv_loss
+from synthlab.losses.patches import fast_bf16
 from synthlab.tasks.base import ImageTask, image_size
 
 NOISE = ("rgb", "exemplar")  # the start: uniform per RGB channel, or the exemplar's colour statistics
+NET_DTYPES = ("float32", "bfloat16", "auto")  # the feature net's convolutions (auto: bf16 where the hardware has it)
 
 
 class TextureSynthesis(ImageTask):
@@ -24,7 +26,7 @@ class TextureSynthesis(ImageTask):
     def __init__(self, net, optim, critics: dict, out_dir, *, exemplar: str, size,
                  exemplar_max_side, phases: int, iterations: int, tv_weight: float, chroma_weight: float,
                  noise: str, noise_range, tileable: bool, evals_per_step: int, frames_every: int,
-                 channels_last: bool,
+                 channels_last: bool, net_dtype: str,
                  seed: int, name: str):
         super().__init__(optim, phases, iterations, evals_per_step, frames_every, out_dir, name, seed)
         if not tv_weight >= 0:
@@ -42,6 +44,9 @@ class TextureSynthesis(ImageTask):
             raise SynthlabError(f"unknown task.noise {noise!r}; choose one of: {', '.join(NOISE)}")
         self.tv_weight, self.noise, self.noise_range = tv_weight, noise, (lo, hi)
         self.channels_last = channels_last
+        if net_dtype not in NET_DTYPES:
+            raise SynthlabError(f"unknown task.net_dtype {net_dtype!r}; choose one of: {', '.join(NET_DTYPES)}")
+        self.net_dtype = net_dtype  # auto is resolved on the device the first features run on
         if channels_last:  # NHWC convs: faster with oneDNN on CPU and tensor cores on GPU
             net.to(memory_format=torch.channels_last)
         full = load_image(exemplar)
@@ -88,7 +93,13 @@ class TextureSynthesis(ImageTask):
     def features(self, x):
         if self.channels_last:  # the image itself stays contiguous: L-BFGS flattens it with view()
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x, self.taps)
+        if self.net_dtype == "auto":
+            self.net_dtype = "bfloat16" if fast_bf16(x.device) else "float32"
+        if self.net_dtype == "float32":
+            return self.net(x, self.taps)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):  # convolutions in bf16, accumulating in fp32
+            feats = self.net(x, self.taps)
+        return {t: f.float() for t, f in feats.items()}  # the critics work in float32
 
     def upsample(self, x, size):
         if not self.tileable:
@@ -150,4 +161,5 @@ class TextureSynthesis(ImageTask):
         return {"swd": s["mean"], "swd_band": s["band"], "swd_floor": floor["mean"], "swd_band_floor": floor["band"],
                 "swd_levels": s["levels"], **copy_shares(img, ex), **grain_ratio(img, ex), **self.run_stats(),
                 "exemplar_size": list(ex.shape[-2:]), "exemplar_original_size": self.exemplar_original,
-                "exemplar_scale": self.exemplar_scale, "seam_ratio": seam_ratio(img), **stats}
+                "exemplar_scale": self.exemplar_scale, "seam_ratio": seam_ratio(img), "net_dtype": self.net_dtype,
+                **stats}

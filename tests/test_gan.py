@@ -279,18 +279,23 @@ def test_same_config_and_seed_train_the_same_generator(make_cfg, tmp_path, mnist
     assert states[0].keys() == states[1].keys() and all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
+def one_epoch_differs(make_cfg, tmp_path, mnist, key, values, prefix) -> bool:
+    """A 1-epoch run with each value of key: do the weights under prefix end differently?"""
+    states = []
+    for v in values:
+        out = tmp_path / f"{key}={v}"
+        run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
+                      "trainer.max_epochs=1", f"{key}={v}", *FAST], out=out))
+        states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
+    return not all(torch.equal(states[0][k], states[1][k]) for k in states[0] if k.startswith(prefix))
+
+
 def test_kl_warmup_ramps_the_kl_weight_and_takes_effect(make_cfg, tmp_path, mnist):
     """task.kl_warmup ramps the KL weight linearly from 0 over its epochs, batch by batch, and a
     run with it ends in other weights than one without."""
     assert [kl_ramp(2.0, 4, e) for e in (0, 1, 2.5, 4, 9)] == [0.0, 0.5, 1.25, 2.0, 2.0]
     assert kl_ramp(2.0, 0, 0) == 2.0
-    states = []
-    for warmup in (0, 1):
-        out = tmp_path / f"w{warmup}"
-        run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
-                      "trainer.max_epochs=1", f"task.kl_warmup={warmup}", *FAST], out=out))
-        states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
-    assert not all(torch.equal(states[0][k], states[1][k]) for k in states[0] if k.startswith("E."))
+    assert one_epoch_differs(make_cfg, tmp_path, mnist, "task.kl_warmup", (0, 1), "E.")
 
 
 def test_recon_focus_weighs_the_digits_the_discriminator_cannot_read(make_cfg, tmp_path, mnist):
@@ -313,13 +318,7 @@ def test_recon_focus_weighs_the_digits_the_discriminator_cannot_read(make_cfg, t
     assert torch.allclose(task.recon(fake, x, logits, y), (w * per).sum() / w.sum(), atol=1e-4)
     task.recon_focus = 0
     assert torch.equal(task.recon(fake, x, logits, y), task.recon(fake, x))
-    states = []
-    for focus in (0, 4):
-        out = tmp_path / f"f{focus}"
-        run(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "data.batch_size=32", "network.blocks=2",
-                      "trainer.max_epochs=1", f"task.recon_focus={focus}", *FAST], out=out))
-        states.append(torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
-    assert not all(torch.equal(states[0][k], states[1][k]) for k in states[0] if k.startswith("G."))
+    assert one_epoch_differs(make_cfg, tmp_path, mnist, "task.recon_focus", (0, 4), "G.")
 
 
 def test_the_fitted_prior_is_one_gaussian_per_class_and_draws_each_its_share():

@@ -73,6 +73,7 @@ class CPPNGAN(Task):
     # apart, and from when the random-z prior was kept in them (gan_sample fits it from the data now)
     partial_steps = True
     items = "digits"
+    own_schedule = False  # a subclass with its own schedule takes no task.gates (null)
 
     def __init__(self, net, optim, data, out_dir, *, scale: float, clip: float, kl_weight: float,
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
@@ -93,7 +94,7 @@ class CPPNGAN(Task):
         if not recon_focus >= 0:
             raise SynthlabError(f"task.recon_focus must be >= 0, got {recon_focus}")
         self.recon_focus = recon_focus
-        self.gates = None if gates is None else dict(gates)  # None: a subclass with its own schedule
+        self.gates = None if gates is None and self.own_schedule else dict(gates or {})
         if self.gates is not None and (set(self.gates) != set(GATES)
                                        or not all(0 <= float(v) <= 1 for v in self.gates.values())):
             raise SynthlabError(f"task.gates takes accuracies in [0, 1] for {', '.join(GATES)}; got {self.gates}")
@@ -395,6 +396,8 @@ class CPPNGANVAE(CPPNGAN):
     if d_loss > 0.6 and g_loss < 0.75 (cppn_gan.md A'; the experiment pins the post's 4, 4, 1).
     The VAE loss is (recon_weight x BCE summed over pixels + kl_weight x KL) / pixels and the
     generator-only step's gan_weight x g_loss + that (the post: 1, 1, 1)."""
+
+    own_schedule = True
 
     def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
         for key in ("kl_warmup", "recon_focus"):  # its VAE loss is the post's: full KL, plain reconstruction

@@ -167,6 +167,7 @@ def rows():
         ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.kl_warmup=2"],
          "experiment=cppn_gan_vae has its own VAE loss"),
         ("gan", GAN, ["data.root={d}/mnist", "task.recon_focus=-1"], "task.recon_focus must be >= 0"),
+        ("gan", GAN, ["data.root={d}/mnist", "task.gates=null"], "task.gates takes accuracies in [0, 1]"),
         ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.recon_focus=2"],
          "leave task.recon_focus at 0"),
         ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.chunk=50"],

@@ -220,7 +220,7 @@ class CPPNGAN(Task):
         opt.step()
         return g_loss.detach(), kl.detach(), self.acc(logits, y)
 
-    def recon(self, fake, x, logits=None, y=None):
+    def recon(self, fake, x, logits, y):
         """recon_weight x per-pixel binary cross-entropy of the fake against the digit it encodes
         (0 in the reference, whose VAE part is KL alone; the previous model used weight 1).
         With recon_focus f, digit i weighs 1 + f (1 - p_i), p_i the discriminator's belief, among
@@ -229,7 +229,7 @@ class CPPNGAN(Task):
         if not self.recon_weight:
             return 0.0
         fake = fake.clamp(1e-6, 1 - 1e-6)
-        if not self.recon_focus or logits is None:
+        if not self.recon_focus:
             return self.recon_weight * F.binary_cross_entropy(fake, x)
         p = logits.detach()[:, :FAKE].softmax(1).gather(1, y[:, None]).squeeze(1)
         w = 1 + self.recon_focus * (1 - p)

@@ -145,19 +145,22 @@ def test_pixel_matching_equals_patch_matching_in_any_block_size():
 @pytest.mark.skipif(fused.library("patchscore") is None, reason=f"no C++ kernel: {fused.why_not('patchscore')}")
 def test_the_cpu_score_kernel_gives_torchs_matches_bit_for_bit(monkeypatch):
     """patchscore.cc sums the 9 shifted pixel scores in torch's order: the same bits, so the
-    same matches and pictures; with and without the variety penalty, in blocks of any size."""
+    same matches and pictures; with and without the variety penalty, in blocks of any size, for
+    style rows shorter than one vector, of whole vectors only and of whole vectors plus a tail."""
     from synthlab.losses.patches import match_features
 
     g = torch.Generator().manual_seed(7)
-    cur, sty = torch.randn(1, 16, 13, 17, generator=g).relu(), torch.randn(1, 16, 11, 9, generator=g).relu()
-    history = torch.rand(9 * 7, generator=g)
-    for variety, hist in ((0.0, None), (0.5, history)):
-        for budget in (64.0, 1e-4):
-            fast = match_features(cur, sty, hist, variety, budget)
-            with monkeypatch.context() as m:
-                m.setattr(fused, "library", lambda name="rescppn": None)  # the torch path
-                slow = match_features(cur, sty, hist, variety, budget)
-            assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])
+    cur = torch.randn(1, 16, 13, 17, generator=g).relu()
+    for ws in (9, 34, 39):  # patch rows of 7, 32 and 37 style patches: 16-float vectors and tails
+        sty = torch.randn(1, 16, 11, ws, generator=g).relu()
+        history = torch.rand(9 * (ws - 2), generator=g)
+        for variety, hist in ((0.0, None), (0.5, history)):
+            for budget in (64.0, 1e-4):
+                fast = match_features(cur, sty, hist, variety, budget)
+                with monkeypatch.context() as m:
+                    m.setattr(fused, "library", lambda name="rescppn": None)  # the torch path
+                    slow = match_features(cur, sty, hist, variety, budget)
+                assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])
 
 
 def test_occurrence_penalty_counts_the_last_matches():

@@ -96,20 +96,35 @@ def match_features(cur: torch.Tensor, style: torch.Tensor, history=None, variety
     A 3x3 patch score is the sum of 9 pixel cosines, so the pixel-level score matrix
     G = U V^T (C-dim dot products, not 9C) is computed once per block of output rows and the
     patch scores are the sum of its 9 shifted views G[y+dy, x+dx, v+dy, u+dx]. Blocks of
-    output rows hold at most budget_mb (cache-sized blocks are fastest)."""
+    output rows hold at most budget_mb (cache-sized blocks are fastest). A block's last two
+    rows of G are the next block's first two: they are carried over, not computed again (at
+    512 px one row of G is 8 MB, the blocks hold one output row each, and recomputing the two
+    rows tripled the matmul)."""
     _, c, h, w = cur.shape
     _, _, hs, ws = style.shape
     u = unit_pixels(cur).to(dtype)
     v = unit_pixels(style).reshape(hs * ws, c).to(dtype)
     n, m = (h - 2) * (w - 2), (hs - 2) * (ws - 2)
-    rows = max(1, int(budget_mb * 2**20 // (4 * (w * hs * ws + (w - 2) * m))) - 2)
+    kernel = fused.library("patchscore") if cur.device.type == "cpu" else None
+    row_bytes = 4 * (w * hs * ws + (0 if kernel else (w - 2) * m))  # G, and torch's patch scores
+    rows = max(1, int(budget_mb * 2**20 // row_bytes) - 2)
     idx = torch.empty(n, dtype=torch.long, device=cur.device)
     best = torch.full((m,), -float("inf"), device=cur.device)
     penalty = variety * history if (history is not None and variety) else None
-    kernel = fused.library("patchscore") if cur.device.type == "cpu" else None
+    buf = torch.empty(min(rows, h - 2) + 2, w, hs * ws, device=cur.device)  # one block of G
+    ny = 0
     for y0 in range(0, h - 2, rows):
+        first = 2 if y0 else 0  # rows of G carried over from the block before
+        if first:
+            last = buf[ny:ny + 2]
+            buf[:2] = last.clone() if ny < 2 else last  # the two overlap when a block is one row
         ny = min(rows, h - 2 - y0)
-        g = (u[y0:y0 + ny + 2].reshape(-1, c) @ v.t()).float().view(ny + 2, w, hs, ws)
+        fresh = buf[first:ny + 2].view(-1, hs * ws)
+        if dtype == torch.float32:
+            torch.mm(u[y0 + first:y0 + ny + 2].reshape(-1, c), v.t(), out=fresh)
+        else:
+            fresh.copy_(u[y0 + first:y0 + ny + 2].reshape(-1, c) @ v.t())
+        g = buf[:ny + 2].view(ny + 2, w, hs, ws)
         if kernel is not None:  # the same scores and matches, without writing the score matrix
             best = scores_on_cpu(kernel, g, penalty, best, idx[y0 * (w - 2):(y0 + ny) * (w - 2)])
             continue

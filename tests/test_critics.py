@@ -6,7 +6,7 @@ from conftest import TINY, from_yaml
 
 from synthlab import SynthlabError
 from synthlab.losses import GramCritic, PatchCritic, ReferencePatchCritic, SlicedCritic, gram
-from synthlab.nets import RandomMultiscaleNet
+from synthlab.nets import RandomMultiscaleNet, fused
 from synthlab.nets.layers import GlorotUniform
 from synthlab.run import build
 
@@ -72,6 +72,37 @@ def test_sliced_is_deterministic_by_seed_and_resamples():
     assert losses(7) != losses(8)
     fixed, fresh = losses(7), losses(7, resample=1)
     assert fixed[0] == fixed[1] == fixed[2] and fresh[0] == fixed[0] and len(set(fresh)) == 3
+
+
+@pytest.mark.skipif(fused.library("sortrows") is None, reason=f"no C++ kernel: {fused.why_not('sortrows')}")
+def test_the_cpu_row_sort_gives_torchs_values_and_gradient(monkeypatch):
+    """sortrows.cc sorts each row to torch.sort's values, ties, signed zeros and single-value
+    rows included, and the gradient through its permutation is torch's (no ties in the rows
+    the gradient is checked on: torch's unstable sort orders ties its own way); any thread
+    count gives the same permutation (stable)."""
+    from synthlab.losses.sliced import sort_rows
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(7, 300, generator=g)
+    x[0, :50] = 0.0
+    x[1, :20] = -0.0
+    x[2] = 1.5  # one value: every pass has one digit
+    x[3, ::2] = x[3, 1::2]  # pairs of equal values
+    for rows in (x, x[:, :1], torch.randn(5, 4097, generator=g) * 1e4):
+        assert torch.equal(sort_rows(rows), torch.sort(rows, dim=1).values)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = sort_rows(x)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, sort_rows(x))
+    y, q = torch.randn(6, 500, generator=g, requires_grad=True), torch.randn(6, 500, generator=g)
+    fast, = torch.autograd.grad(((sort_rows(y) - q) ** 2).sum(), y)
+    with monkeypatch.context() as m:
+        m.setattr(fused, "library", lambda name="rescppn": None)  # torch.sort
+        slow, = torch.autograd.grad(((sort_rows(y) - q) ** 2).sum(), y)
+    assert torch.equal(fast, slow)
 
 
 @pytest.mark.parametrize("padding", ["valid", "circular"])

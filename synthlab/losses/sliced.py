@@ -16,6 +16,21 @@ import torch.nn.functional as F
 
 from synthlab.errors import SynthlabError
 from synthlab.losses.critic import Critic
+from synthlab.nets import fused
+
+
+def sort_rows(p: torch.Tensor) -> torch.Tensor:
+    """Each row of p (P, N) sorted ascending; the gradient goes back through the permutation.
+
+    On the CPU the permutation comes from sortrows.cc (a radix sort, several times torch's
+    comparison sort here; the same values, and stable, so ties do not depend on the threads)."""
+    kernel = fused.library("sortrows") if p.device.type == "cpu" and p.dtype == torch.float32 else None
+    if kernel is None:
+        return torch.sort(p, dim=1).values
+    x = p.detach().contiguous()
+    idx = torch.empty(x.shape, dtype=torch.long)
+    fused.run_pieces(lambda lo, hi: kernel.syn_sort_rows(x.data_ptr(), x.shape[1], idx.data_ptr(), lo, hi), x.shape[0])
+    return p.gather(1, idx)
 
 
 def quantiles(sorted_rows: torch.Tensor, n: int) -> torch.Tensor:
@@ -65,6 +80,6 @@ class SlicedCritic(Critic):
         total = 0.0
         for l in self.taps:
             f = feats[l].flatten(2)[0]
-            p = torch.sort(self.dirs[l].t() @ f, dim=1).values
+            p = sort_rows(self.dirs[l].t() @ f)
             total = total + F.mse_loss(p, quantiles(self.sorted[l], p.shape[1]))
         return self.weight * total

@@ -1,6 +1,6 @@
 """Fused CPU kernels, built on first use: the residual generator (rescppn.cc, forward and
-backward), the plain CPPN (cppn.cc, forward: renders) and Neural Patches' score reduction
-(losses/patchscore.cc).
+backward), the plain CPPN (cppn.cc, forward: renders), Neural Patches' score reduction
+(losses/patchscore.cc) and the sliced Wasserstein critic's row sort (losses/sortrows.cc).
 
 torch runs the 6-wide generator as 120 memory-bound (6, B*N) layers; the kernel runs each point
 through all of them in registers and recomputes them in the backward, so it stores nothing
@@ -43,6 +43,9 @@ def _signatures(so, name: str) -> None:
     elif name == "patchscore":
         so.syn_patch_scores.argtypes = [p, i64, i64, i64, i64, p, p, p, i64, i64]
         so.syn_patch_scores.restype = i
+    elif name == "sortrows":
+        so.syn_sort_rows.argtypes = [p, i64, p, i64, i64]
+        so.syn_sort_rows.restype = i
     else:
         so.syn_cppn_forward.argtypes = [i, p, i, i64, i64, *[p] * 9, i64, i64]
         so.syn_cppn_forward.restype = i
@@ -50,9 +53,10 @@ def _signatures(so, name: str) -> None:
 
 
 # rescppn.cc: the residual generator, forward and backward; cppn.cc: the plain CPPN, forward;
-# losses/patchscore.cc: Neural Patches' score reduction (matching)
+# losses/patchscore.cc: Neural Patches' score reduction (matching); losses/sortrows.cc: the
+# sliced Wasserstein critic's sort
 SOURCES = {"rescppn": HERE / "rescppn.cc", "cppn": HERE / "cppn.cc",
-           "patchscore": HERE.parent / "losses" / "patchscore.cc"}
+           "patchscore": HERE.parent / "losses" / "patchscore.cc", "sortrows": HERE.parent / "losses" / "sortrows.cc"}
 KERNELS = tuple(SOURCES)
 _libs, _whys, _lock, _pool = {}, {}, threading.Lock(), {}
 

@@ -1,6 +1,10 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
-from conftest import from_yaml
+from conftest import TINY, from_yaml
 
 from synthlab.losses import PatchCritic, match, tv_loss
 from synthlab.losses.patches import normalised_patches
@@ -180,3 +184,16 @@ def test_occurrence_penalty_counts_the_last_matches():
     want, _ = brute_force(cur, sty, counts, variety=2 * 0.3 * m / n)
     assert torch.equal(first, want) and not torch.equal(first, plain)
     assert torch.equal(layer.counts, torch.bincount(first, minlength=m))
+
+
+def test_a_texture_without_a_compiler_matches_and_sorts_on_torch_and_says_so_once(tmp_path):
+    """No g++: the texture task runs (matching and the sliced sort on torch's ops), writes its
+    texture, and says once, for both kernels, that they are not built."""
+    env = {**os.environ, "CXX": "/nonexistent/g++", "SYNTHLAB_KERNELS": str(tmp_path / "k")}
+    run = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "synthlab", *TINY, f"hydra.run.dir={run}"], capture_output=True,
+                       text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (run / "texture.png").is_file()
+    notes = [l for l in r.stderr.splitlines() if l.startswith("synthlab: the fused CPU kernel")]
+    assert len(notes) == 1 and "/nonexistent/g++" in notes[0] and "torch's ops run instead" in notes[0]

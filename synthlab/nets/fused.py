@@ -99,10 +99,11 @@ def library(name: str = "rescppn"):
             try:
                 _libs[name] = _build(name)
             except OSError as e:
+                said = str(e) in _whys.values()  # no compiler: one line for all the kernels
                 _whys[name] = str(e)
-                # one line per process: nets on kernel=auto run torch's ops, slower but the same
-                print(f"synthlab: the fused CPU kernel {name}.cc is not built ({e}); torch's ops run instead",
-                      file=sys.stderr)
+                if not said:  # one line per process: kernel=auto runs torch's ops, slower but the same
+                    print(f"synthlab: the fused CPU kernel {name}.cc is not built ({e}); torch's ops run instead",
+                          file=sys.stderr)
     return _libs.get(name)
 
 

@@ -57,9 +57,14 @@ REAL_WEIGHT = 10  # D's loss: ten parts real digits to one part fakes, as the re
 RANDOM = 100  # random-z samples scored per epoch (the random grid of gan_sample)
 
 
-def kl_loss(mean, logvar, pixels):
-    """The reference's vae_loss: batch mean of the KL divergence to N(0, 1), per pixel."""
-    return (-0.5 * (1 + logvar - mean**2 - logvar.exp()).sum(1)).mean() / pixels
+def kl_loss(mean, logvar, pixels, free: float = 0.0):
+    """The reference's vae_loss: batch mean of the KL divergence to N(0, 1), per pixel.
+    free > 0 ("free bits", Kingma et al. 2016): each latent dimension's batch-mean KL counts as
+    at least `free` nats, so the encoder may spend that much on each dimension unpenalised."""
+    kl = -0.5 * (1 + logvar - mean**2 - logvar.exp())
+    if free:
+        return kl.mean(0).clamp_min(free).sum() / pixels
+    return kl.sum(1).mean() / pixels
 
 
 def kl_ramp(weight: float, warmup: int, epochs_done: float) -> float:
@@ -79,7 +84,8 @@ class CPPNGAN(Task):
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
                  render_every: int, render_size: int, ema: float | None, lr_end: float, temperature: float,
-                 kl_warmup: int, recon_focus: float, seed: int, name: str):
+                 kl_warmup: int, kl_free: float, recon_focus: float, seed: int,
+                 name: str):
         super().__init__(out_dir, name, seed)
         ema_decay(ema)
         self.lr_end = check_lr_end(lr_end)
@@ -91,6 +97,9 @@ class CPPNGAN(Task):
         self.scale, self.clip, self.kl_weight, self.g_steps, self.d_steps = scale, clip, kl_weight, g_steps, d_steps
         self.kl_warmup = kl_warmup  # epochs over which the KL weight ramps up from 0 (checks.kl_warmup)
         self.chunk, self.recon_weight, self.gan_weight = chunk, recon_weight, gan_weight
+        if not kl_free >= 0:
+            raise SynthlabError(f"task.kl_free is a floor in nats per latent dimension, >= 0 (0: off); got {kl_free}")
+        self.kl_free = kl_free
         if not recon_focus >= 0:
             raise SynthlabError(f"task.recon_focus must be >= 0, got {recon_focus}")
         self.recon_focus = recon_focus
@@ -199,6 +208,7 @@ class CPPNGAN(Task):
         mean, logvar = self.E(x)
         z = Encoder.sample(mean, logvar)
         kl = kl_loss(mean, logvar, self.crop * self.crop)
+        kl_term = kl_loss(mean, logvar, self.crop * self.crop, self.kl_free) if self.kl_free else kl
         opt.zero_grad()
         chunked = 0 < self.chunk < len(x)
         if chunked:  # fakes without a graph; G runs again below, chunk by chunk
@@ -211,7 +221,7 @@ class CPPNGAN(Task):
         logits = self.D(fake)
         g_loss = F.cross_entropy(logits, y)
         kl_weight = self.kl_weight if kl_weight is None else kl_weight
-        backward(self.gan_weight * g_loss + kl_weight * kl + self.recon(fake, x, logits, y), retain_graph=chunked)
+        backward(self.gan_weight * g_loss + kl_weight * kl_term + self.recon(fake, x, logits, y), retain_graph=chunked)
         if chunked:
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
@@ -400,7 +410,7 @@ class CPPNGANVAE(CPPNGAN):
     own_schedule = True
 
     def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
-        for key in ("kl_warmup", "recon_focus"):  # its VAE loss is the post's: full KL, plain reconstruction
+        for key in ("kl_warmup", "kl_free", "recon_focus"):  # its VAE loss is the post's: full KL, plain reconstruction
             if kw[key]:
                 raise SynthlabError(f"task.{key}={kw[key]}: experiment=cppn_gan_vae has its own VAE loss (full KL "
                                     f"from the start, every digit's reconstruction alike); leave task.{key} at 0")

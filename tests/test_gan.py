@@ -229,6 +229,7 @@ def test_gan_sample_scores_each_class_and_the_big_renders(make_cfg, tmp_path, mn
                 "render_consistency"} <= set(row) and row["render_png_bpp"] > 0 and len(row["render_predicted"]) == 10
         assert sum(row["random_classes"]) == 100 and 0 <= row["random_entropy"] <= 3.33
         assert 0 <= row["random_smudges"] <= 1
+        assert row["kl_nats"] >= 0 and 0 <= row["active_dims"] <= 32  # how much of z the encoder uses
         assert abs(row["random_min_share"] - min(row["random_classes"]) / 100) < 1e-6
         assert abs(row["random_max_share"] - max(row["random_classes"]) / 100) < 1e-6
     best = max(g["per_epoch"], key=lambda r: (r["class_consistency"] + r["worst_class_consistency"], r["epoch"]))
@@ -370,6 +371,18 @@ def test_random_scores_count_classes_and_smudges():
     s = random_scores(lambda x: x, logits)
     assert s["random_classes"][:2] == [6, 4] and abs(s["random_smudges"] - 0.2) < 1e-6  # unsure ones: argmax 0
     assert s["random_min_share"] == 0.0 and abs(s["random_max_share"] - 0.6) < 1e-6 and 0.9 < s["random_entropy"] < 1.0
+
+
+def test_latent_use_counts_the_dimensions_that_carry_the_digit():
+    """latent_use: the mean KL to N(0, I) in nats, and the dimensions carrying more than 0.1 nats
+    (posterior collapse shows as few of them)."""
+    from synthlab.metrics.digits import latent_use
+
+    mean, logvar = torch.zeros(100, 5), torch.zeros(100, 5)
+    mean[:50, 0], mean[50:, 0] = 1.0, -1.0  # dimension 0: KL 0.5 nats per digit
+    mean[:, 1] = 0.3  # dimension 1: 0.045 nats, under the threshold
+    s = latent_use(mean, logvar)
+    assert abs(s["kl_nats"] - 0.545) < 1e-6 and s["active_dims"] == 1
 
 
 def test_class_scores_read_every_digit_and_the_grid_separately():

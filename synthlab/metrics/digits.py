@@ -108,6 +108,18 @@ def random_scores(classifier, imgs, prefix: str = "random") -> dict:
             f"{prefix}_max_share": float(share.max())}
 
 
+ACTIVE_NATS = 0.1  # a latent dimension whose mean KL is above this carries something about the digit
+
+
+@torch.no_grad()
+def latent_use(mean: torch.Tensor, logvar: torch.Tensor) -> dict:
+    """How much of z the encoder uses on real digits: the mean KL to N(0, I) in nats, and how
+    many dimensions carry more than ACTIVE_NATS of it. Few active dimensions is posterior
+    collapse: z says which digit, not how it is drawn, and the generator draws one shape per class."""
+    per_dim = (-0.5 * (1 + logvar - mean**2 - logvar.exp())).mean(0)
+    return {"kl_nats": float(per_dim.sum()), "active_dims": int((per_dim > ACTIVE_NATS).sum())}
+
+
 PRIOR_PER_CLASS = 200  # real digits of each class whose encodings fit the random-z prior
 
 

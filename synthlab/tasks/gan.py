@@ -39,6 +39,7 @@ from synthlab.metrics.digits import (
     draw_z,
     firsts,
     fit_prior,
+    latent_use,
     load_classifier,
     random_scores,
     render_scores,
@@ -317,13 +318,14 @@ class CPPNGAN(Task):
     # --- per epoch: samples and class consistency ------------------------------------------
     @torch.no_grad()
     def class_z(self, per_class: int):
-        """The sampling encoder's means (in eval) of the first `per_class` real digits of each class."""
+        """The sampling encoder's means and log-variances (in eval) of the first `per_class` real
+        digits of each class, and their labels."""
         x, y = by_class(self.data.images, self.data.labels, per_class, self.crop)
         E = self.samplers()[1]
         E.eval()
-        mean, _ = E(x.to(self.device))
+        mean, logvar = E(x.to(self.device))
         E.train()
-        return mean, y.to(self.device)
+        return mean, logvar, y.to(self.device)
 
     def sample(self, z):
         G = self.samplers()[0]
@@ -334,7 +336,7 @@ class CPPNGAN(Task):
         if self.lr_end != 1:
             for sched in self.lr_schedulers():
                 sched.step()
-        z_real, y_real = self.class_z(max(PRIOR_PER_CLASS, SCORE_PER_CLASS))  # each real digit encoded once
+        z_real, logvar, y_real = self.class_z(max(PRIOR_PER_CLASS, SCORE_PER_CLASS))  # each real digit encoded once
         prior = fit_prior(*(t[firsts(y_real, PRIOR_PER_CLASS)] for t in (z_real, y_real)))  # as gan_sample fits it
         rows = firsts(y_real, SCORE_PER_CLASS)
         scored, y = self.sample(z_real[rows]), y_real[rows]
@@ -343,7 +345,8 @@ class CPPNGAN(Task):
         randoms = self.sample(z.to(self.device))
         row = {"epoch": self.current_epoch + 1, "batches": self.trainer.num_training_batches,
                "processes": self.trainer.world_size,
-               **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}}
+               **{k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1},
+               **latent_use(z_real, logvar)}
         clf = self.classifier_net()
         if clf is not None:
             scores = class_scores(clf, scored, y, 10)

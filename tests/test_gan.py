@@ -315,22 +315,6 @@ def test_kl_free_floors_each_latent_dimensions_kl_and_takes_effect(make_cfg, tmp
     assert one_epoch_differs(make_cfg, tmp_path, mnist, "task.kl_free", (0, 2), "E.")
 
 
-def test_class_weight_asks_for_the_digit_d_reads_not_for_fooling_it(make_cfg, tmp_path, mnist):
-    """task.class_weight w adds w x CE(label, D's logits over the ten digits): a fake D calls fake
-    but reads as its own digit costs little, one it reads as another digit costs much; a run with
-    it ends in other weights than one without."""
-    out = tmp_path / "build"
-    task = build(make_cfg(["task=gan", f"data.root={mnist}", "data.limit=64", "network.blocks=2",
-                           "task.class_weight=2"], out=out), out)
-    y = torch.tensor([8, 8])
-    logits = torch.full((2, 11), -9.0)
-    logits[:, FAKE] = 9.0  # D calls both fake ...
-    logits[0, 8], logits[1, 3] = 0.0, 0.0  # ... the first reads as an 8 among the digits, the second as a 3
-    per = [float(task.class_term(logits[i:i + 1], y[i:i + 1])) for i in range(2)]
-    assert per[0] < 0.01 and abs(per[1] - 2 * 9.0) < 0.01
-    assert one_epoch_differs(make_cfg, tmp_path, mnist, "task.class_weight", (0, 1), "G.")
-
-
 def test_recon_focus_weighs_the_digits_the_discriminator_cannot_read(make_cfg, tmp_path, mnist):
     """task.recon_focus f: digit i's BCE weighs 1 + f (1 - p_i), p_i D's softmax over the ten
     digit classes at its own class (class 10, fake, left out); 0 is the plain mean; a run with it

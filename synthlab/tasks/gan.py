@@ -85,8 +85,8 @@ class CPPNGAN(Task):
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
                  render_every: int, render_size: int, ema: float | None, lr_end: float, temperature: float,
-                 kl_warmup: int, kl_free: float, recon_focus: float, class_weight: float,
-                 seed: int, name: str):
+                 kl_warmup: int, kl_free: float, recon_focus: float, seed: int,
+                 name: str):
         super().__init__(out_dir, name, seed)
         ema_decay(ema)
         self.lr_end = check_lr_end(lr_end)
@@ -104,9 +104,6 @@ class CPPNGAN(Task):
         if not recon_focus >= 0:
             raise SynthlabError(f"task.recon_focus must be >= 0, got {recon_focus}")
         self.recon_focus = recon_focus
-        if not class_weight >= 0:
-            raise SynthlabError(f"task.class_weight must be >= 0 (0: off), got {class_weight}")
-        self.class_weight = class_weight
         self.gates = None if gates is None and self.own_schedule else dict(gates or {})
         if self.gates is not None and (set(self.gates) != set(GATES)
                                        or not all(0 <= float(v) <= 1 for v in self.gates.values())):
@@ -225,10 +222,7 @@ class CPPNGAN(Task):
         logits = self.D(fake)
         g_loss = F.cross_entropy(logits, y)
         kl_weight = self.kl_weight if kl_weight is None else kl_weight
-        loss = self.gan_weight * g_loss + kl_weight * kl_term + self.recon(fake, x, logits, y)
-        if self.class_weight:
-            loss = loss + self.class_term(logits, y)
-        backward(loss, retain_graph=chunked)
+        backward(self.gan_weight * g_loss + kl_weight * kl_term + self.recon(fake, x, logits, y), retain_graph=chunked)
         if chunked:
             for zc, gc in zip(zd.split(self.chunk), fake.grad.split(self.chunk)):
                 backward(self.generate(zc), gradient=gc)
@@ -252,12 +246,6 @@ class CPPNGAN(Task):
         w = 1 + self.recon_focus * (1 - p)
         per_digit = F.binary_cross_entropy(fake, x, reduction="none").flatten(1).mean(1)
         return self.recon_weight * (w * per_digit).sum() / w.sum()
-
-    def class_term(self, logits, y):
-        """class_weight x cross-entropy of D's logits over the ten digit classes (class 10, fake,
-        left out): it asks the generator for the digit D reads, not to fool D into calling it real
-        (a larger gan_weight, which asks for both, collapses: README)."""
-        return self.class_weight * F.cross_entropy(logits[:, :FAKE], y)
 
     def generate_all(self, z):
         """G on every z, `chunk` at a time where that is set (no graph is kept here)."""
@@ -425,12 +413,10 @@ class CPPNGANVAE(CPPNGAN):
     own_schedule = True
 
     def __init__(self, net, optim, data, out_dir, *, lr_g: float, vae_steps: int, **kw):
-        # its losses are the post's: full KL, plain reconstruction, a binary discriminator (no digit classes)
-        for key in ("kl_warmup", "kl_free", "recon_focus", "class_weight"):
+        for key in ("kl_warmup", "kl_free", "recon_focus"):  # its VAE loss is the post's: full KL, plain reconstruction
             if kw[key]:
-                raise SynthlabError(f"task.{key}={kw[key]}: experiment=cppn_gan_vae has its own VAE loss and a "
-                                    "binary discriminator (full KL from the start, every digit's reconstruction "
-                                    f"alike, no digit classes); leave task.{key} at 0")
+                raise SynthlabError(f"task.{key}={kw[key]}: experiment=cppn_gan_vae has its own VAE loss (full KL "
+                                    f"from the start, every digit's reconstruction alike); leave task.{key} at 0")
         for key in ("gates", "chunk"):  # its schedule gates on losses, and its generator runs on torch's ops
             if kw[key] is not None:
                 raise SynthlabError(f"task.{key}: experiment=cppn_gan_vae has its own schedule (loss-gated, one "

@@ -111,12 +111,17 @@ def random_scores(classifier, imgs, prefix: str = "random") -> dict:
 ACTIVE_NATS = 0.1  # a latent dimension whose mean KL is above this carries something about the digit
 
 
+def kl_elements(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) of each latent dimension of each digit, in nats."""
+    return -0.5 * (1 + logvar - mean**2 - logvar.exp())
+
+
 @torch.no_grad()
 def latent_use(mean: torch.Tensor, logvar: torch.Tensor) -> dict:
     """How much of z the encoder uses on real digits: the mean KL to N(0, I) in nats, and how
-    many dimensions carry more than ACTIVE_NATS of it. Few active dimensions is posterior
-    collapse: z says which digit, not how it is drawn, and the generator draws one shape per class."""
-    per_dim = (-0.5 * (1 + logvar - mean**2 - logvar.exp())).mean(0)
+    many dimensions carry more than ACTIVE_NATS of it. task=gan's generator reads z through one
+    FC(z -> network.width) layer, so no more than width dimensions can matter to its pictures."""
+    per_dim = kl_elements(mean, logvar).mean(0)
     return {"kl_nats": float(per_dim.sum()), "active_dims": int((per_dim > ACTIVE_NATS).sum())}
 
 

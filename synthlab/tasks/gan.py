@@ -39,6 +39,7 @@ from synthlab.metrics.digits import (
     draw_z,
     firsts,
     fit_prior,
+    kl_elements,
     latent_use,
     load_classifier,
     random_scores,
@@ -62,7 +63,7 @@ def kl_loss(mean, logvar, pixels, free: float = 0.0):
     """The reference's vae_loss: batch mean of the KL divergence to N(0, 1), per pixel.
     free > 0 ("free bits", Kingma et al. 2016): each latent dimension's batch-mean KL counts as
     at least `free` nats, so the encoder may spend that much on each dimension unpenalised."""
-    kl = -0.5 * (1 + logvar - mean**2 - logvar.exp())
+    kl = kl_elements(mean, logvar)
     if free:
         return kl.mean(0).clamp_min(free).sum() / pixels
     return kl.sum(1).mean() / pixels
@@ -85,8 +86,7 @@ class CPPNGAN(Task):
                  keep_prob: float, g_steps: int, d_steps: int, chunk: int,
                  recon_weight: float, gan_weight: float, gates, classifier: str | None,
                  render_every: int, render_size: int, ema: float | None, lr_end: float, temperature: float,
-                 kl_warmup: int, kl_free: float, recon_focus: float, seed: int,
-                 name: str):
+                 kl_warmup: int, kl_free: float, recon_focus: float, seed: int, name: str):
         super().__init__(out_dir, name, seed)
         ema_decay(ema)
         self.lr_end = check_lr_end(lr_end)

@@ -34,10 +34,22 @@ def rel(a, b):
     return float((a - b).norm() / (b.norm() + 1e-12))
 
 
+def z_blocks_drawn(net, seed=5):
+    """network.z_blocks starts at zero (the post's net); draw it so the tests see its effect."""
+    with torch.no_grad():
+        net.z_block.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(seed))
+    return net
+
+
 @needs_kernel
-@pytest.mark.parametrize("width,channels,side,blocks", [(6, 1, 26, 24), (4, 1, 13, 5), (6, 3, 11, 3), (3, 2, 7, 2)])
-def test_forward_and_gradients_match_torch(width, channels, side, blocks):
-    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=blocks, width=width, channels=channels, seed=3)
+@pytest.mark.parametrize("width,channels,side,blocks,z_blocks", [(6, 1, 26, 24, False), (4, 1, 13, 5, False),
+                                                                 (6, 3, 11, 3, False), (3, 2, 7, 2, False),
+                                                                 (6, 1, 26, 24, True), (3, 2, 7, 2, True)])
+def test_forward_and_gradients_match_torch(width, channels, side, blocks, z_blocks):
+    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=blocks, width=width, channels=channels, seed=3,
+                    z_blocks=z_blocks)
+    if z_blocks:
+        z_blocks_drawn(net)
     pts = Coords("symmetric", 8.0, 1.0, True).points(side, side, 0, side)  # side^2: not a whole number of blocks
     z = torch.randn(3, 32, generator=torch.Generator().manual_seed(1))
     gy = torch.randn(3, channels, side * side, generator=torch.Generator().manual_seed(2))
@@ -48,8 +60,11 @@ def test_forward_and_gradients_match_torch(width, channels, side, blocks):
 
 
 @needs_kernel
-def test_gradients_do_not_depend_on_the_thread_count():
-    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=4, width=6, seed=0, kernel="fused")
+@pytest.mark.parametrize("z_blocks", [False, True])
+def test_gradients_do_not_depend_on_the_thread_count(z_blocks):
+    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=4, width=6, seed=0, kernel="fused", z_blocks=z_blocks)
+    if z_blocks:
+        z_blocks_drawn(net)
     pts = Coords("symmetric", 8.0, 1.0, True).points(26, 26, 0, 26)
     z, gy = torch.randn(40, 32), torch.rand(40, 1, 676)
     before = torch.get_num_threads()
@@ -90,6 +105,24 @@ def test_gan_step_on_the_kernel_equals_the_torch_step(make_cfg, tmp_path, mnist)
     assert max(rel(a, b) for a, b in zip(out[1], out[0])) < 1e-4
 
 
+def test_z_blocks_starts_as_the_posts_net_and_widens_zs_path():
+    """network.z_blocks=true: the same draws and output at init; once its weights move, z acts
+    through more than `width` directions (the input layer alone has rank width)."""
+    pts = Coords("symmetric", 8.0, 1.0, True).points(9, 9, 0, 9)
+    z = torch.randn(40, 32, generator=torch.Generator().manual_seed(0))
+    plain = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=3, width=2, seed=1, kernel="torch")
+    wide = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=3, width=2, seed=1, kernel="torch", z_blocks=True)
+    with torch.no_grad():
+        assert torch.equal(plain(pts, z), wide(pts, z))
+
+    def rank(net):  # of the Jacobian of the picture with respect to z, at one z
+        jac = torch.autograd.functional.jacobian(lambda v: net(pts, v[None])[0, 0], z[0])
+        return int(torch.linalg.matrix_rank(jac))
+
+    assert rank(plain) <= 2
+    assert rank(z_blocks_drawn(wide, seed=2)) > 2
+
+
 def test_unknown_kernel_lists_the_choices():
     with pytest.raises(SynthlabError, match="auto, fused, torch"):
         from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=1, kernel="cuda")
@@ -99,7 +132,7 @@ def test_without_a_compiler_auto_runs_torch_and_fused_says_why(tmp_path):
     """A machine with no g++: `auto` quietly uses torch's ops; `fused` fails in one line."""
     code = ("import torch\nfrom synthlab.nets.cppn import ResidualCPPN, Coords\nfrom synthlab.nets import fused\n"
             "net = ResidualCPPN(blocks=2, width=6, sub_depth=4, channels=1, in_dim=3, z_dim=32, z_scale=8.0, "
-            "std_in=0.05, std_relu=1.0, std_gate=0.001, kernel='auto', seed=0)\n"
+            "std_in=0.05, std_relu=1.0, std_gate=0.001, z_blocks=False, kernel='auto', seed=0)\n"
             "pts = Coords('symmetric', 8.0, 1.0, True).points(5, 5, 0, 5)\n"
             "print(net(pts, torch.zeros(1, 32)).shape, fused.why_not())\nnet.kernel = 'fused'\nnet(pts, torch.zeros(1, 32))\n")
     env = dict(os.environ, CXX=str(tmp_path / "no-such-compiler"), SYNTHLAB_KERNELS=str(tmp_path / "k"))

@@ -132,7 +132,10 @@ class ResidualCPPN(nn.Module):
 
     Init as the reference: weights and biases N(0, std); std_in for the input and output FCs,
     std_relu for the relu layers, std_gate for the gates (so each block starts near identity).
-    z is multiplied by z_scale (8, the training coordinate scale). kernel: `auto` runs the fused
+    z is multiplied by z_scale (8, the training coordinate scale). z_blocks: z also enters each
+    block's first relu layer, as a per-image bias FC_k(z) (zero at init, so the net starts as
+    the post's): through the input layer alone z reaches the picture in `width` directions
+    (rank width), through every block in blocks x width. kernel: `auto` runs the fused
     CPU kernel (synthlab.nets.fused) where it can and torch's ops elsewhere; `fused` or `torch`
     force one."""
 
@@ -140,26 +143,28 @@ class ResidualCPPN(nn.Module):
 
     def __init__(self, *, blocks: int, width: int, sub_depth: int, channels: int,
                  in_dim: int, z_dim: int, z_scale: float, std_in: float,
-                 std_relu: float, std_gate: float, kernel: str, seed: int):
+                 std_relu: float, std_gate: float, z_blocks: bool, kernel: str, seed: int):
         super().__init__()
         if kernel not in self.kernels:
             raise SynthlabError(f"unknown network.kernel {kernel!r}; choose one of: {', '.join(self.kernels)}")
         if min(blocks, width, sub_depth, channels, z_dim) < 1:
             raise SynthlabError("resnet_cppn needs blocks, width, sub_depth, channels and z_dim >= 1")
         require_layers(blocks * (sub_depth + 1), "network=resnet_cppn")
-        require_params(blocks * (sub_depth + 1) * width * (width + 1) + (in_dim + z_dim + channels) * width,
-                       "network=resnet_cppn")
+        require_params(blocks * (sub_depth + 1) * width * (width + 1) + (in_dim + z_dim + channels) * width
+                       + (z_dim * blocks * width if z_blocks else 0), "network=resnet_cppn")
         self.in_dim, self.z_dim, self.channels, self.z_scale = in_dim, z_dim, channels, z_scale
         self.width, self.kernel = width, kernel
         # what a checkpoint needs to rebuild this net exactly (gan_sample), the weights aside
         self.shape = dict(blocks=blocks, width=width, sub_depth=sub_depth, channels=channels, in_dim=in_dim,
-                          z_dim=z_dim, z_scale=float(z_scale), std_in=std_in, std_relu=std_relu, std_gate=std_gate)
+                          z_dim=z_dim, z_scale=float(z_scale), std_in=std_in, std_relu=std_relu, std_gate=std_gate,
+                          z_blocks=bool(z_blocks))
         self.coord_in = Dense(in_dim, width, bias=False)
         self.z_in = Dense(z_dim, width)
         self.blocks = nn.ModuleList(
             nn.ModuleList([Dense(width, width) for _ in range(sub_depth)] + [Dense(width, width)])
             for _ in range(blocks))
         self.out = Dense(width, channels)
+        self.z_block = Dense(z_dim, blocks * width, bias=False) if z_blocks else None  # the blocks' own biases stay
         self.stds = (std_in, std_relu, std_gate)
         self.redraw(seed)
 
@@ -173,6 +178,12 @@ class ResidualCPPN(nn.Module):
                 Normal(std_relu, bias="same")(m, gen)
             Normal(std_gate, bias="same")(block[-1], gen)
         Normal(std_in, bias="same")(self.out, gen)
+        if self.z_block is not None:  # drawn last and zero: the other weights are the post's draws
+            nn.init.zeros_(self.z_block.weight)
+
+    def block_bias(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, z_dim) -> (B, blocks, width): z's bias on each block's first layer."""
+        return self.z_block((z * self.z_scale)[:, :, None])[:, :, 0].view(z.shape[0], len(self.blocks), self.width)
 
     def fused_on(self, pts: torch.Tensor) -> bool:
         """Whether forward runs the fused kernel on these points (never inside torch.compile,
@@ -186,10 +197,14 @@ class ResidualCPPN(nn.Module):
             return fused.residual_cppn(self, pts, z)
         h, b = flat_input(self.coord_in, self.z_in, pts, z * self.z_scale)
         h = torch.tanh(h)
-        for block in self.blocks:
+        zb = self.block_bias(z) if self.z_block is not None else None
+        for k, block in enumerate(self.blocks):
             g = h
-            for layer in block[:-1]:
-                g = torch.relu(layer(g))
+            for i, layer in enumerate(block[:-1]):
+                g = layer(g)
+                if i == 0 and zb is not None:  # (W, B * N), image-major: each image's bias on its points
+                    g = (g.view(self.width, b, -1) + zb[:, k].t()[:, :, None]).view(self.width, -1)
+                g = torch.relu(g)
             h = h + torch.tanh(block[-1](g))
         return unflat(torch.sigmoid(self.out(h)), b)
 

@@ -37,8 +37,8 @@ GROUPS = 64  # backward work groups: fixed, so the gradient sums are the same fo
 def _signatures(so, name: str) -> None:
     i, i64, p = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
     if name == "rescppn":
-        so.syn_forward.argtypes = [i, i, i, i, i64, i64, *[p] * 7, i64, i64]
-        so.syn_backward.argtypes = [i, i, i, i, i64, i64, *[p] * 9, i64, i64, i64]
+        so.syn_forward.argtypes = [i, i, i, i, i64, i64, *[p] * 8, i64, i64]
+        so.syn_backward.argtypes = [i, i, i, i, i64, i64, *[p] * 11, i64, i64, i64]
         so.syn_forward.restype = so.syn_backward.restype = i
     elif name == "patchscore":
         so.syn_patch_scores.argtypes = [p, i64, i64, i64, i64, p, p, p, i64, i64]
@@ -142,31 +142,39 @@ def _dims(base, cb, bw, ow) -> tuple:
 
 
 class _Fused(torch.autograd.Function):
+    """zb (B, blocks, W), z's per-image bias on each block's first layer (network.z_blocks), or
+    an empty tensor where the net has none."""
+
     @staticmethod
-    def forward(ctx, base, cb, bw, bb, ow, ob):
+    def forward(ctx, base, cb, bw, bb, ow, ob, zb):
         lib = library()
         W, nb, S, C, B, N, items = _dims(base, cb, bw, ow)
-        args = [t.detach().contiguous() for t in (base, cb, bw, bb, ow, ob)]
+        args = [t.detach().contiguous() for t in (base, cb, bw, bb, ow, ob, zb)]
         y = torch.empty(B, C, N)
-        _run(lambda a, b: lib.syn_forward(W, nb, S, C, B, N, *map(_ptr, args), _ptr(y), a, b), items)
+        zp = _ptr(args[-1]) if zb.numel() else None
+        _run(lambda a, b: lib.syn_forward(W, nb, S, C, B, N, *map(_ptr, args[:-1]), zp, _ptr(y), a, b), items)
         ctx.save_for_backward(*args)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         lib = library()
-        base, cb, bw, bb, ow, ob = ctx.saved_tensors
+        base, cb, bw, bb, ow, ob, zb = ctx.saved_tensors
         W, nb, S, C, B, N, items = _dims(base, cb, bw, ow)
         groups = min(GROUPS, items)
         sizes = [bw.numel(), bb.numel(), ow.numel(), ob.numel()]
         acc = torch.empty(groups, sum(sizes), dtype=torch.float64)
         du0 = torch.empty(B, W, N)
+        dzb = torch.empty(items, nb, W, dtype=torch.float64) if zb.numel() else None
+        zp, dzp = (_ptr(zb), _ptr(dzb)) if zb.numel() else (None, None)
         gy = gy.contiguous().float()
-        _run(lambda a, b: lib.syn_backward(W, nb, S, C, B, N, *map(_ptr, (base, cb, bw, bb, ow, ob, gy, du0)),
-                                           _ptr(acc), groups, a, b), groups)
+        _run(lambda a, b: lib.syn_backward(W, nb, S, C, B, N, *map(_ptr, (base, cb, bw, bb, ow, ob)), zp, _ptr(gy),
+                                           _ptr(du0), dzp, _ptr(acc), groups, a, b), groups)
         grads = acc.sum(0).float().split(sizes)  # the groups summed in their fixed order
         dbw, dbb, dow, dob = (g.view_as(t) for g, t in zip(grads, (bw, bb, ow, ob)))
-        return du0.sum(0), du0.sum(2), dbw, dbb, dow, dob
+        # each image's point blocks summed in order (a sum over a middle dimension runs sequentially)
+        dz = dzb.view(B, -1, nb, W).sum(1).float() if dzb is not None else None
+        return du0.sum(0), du0.sum(2), dbw, dbb, dow, dob, dz
 
 
 def usable(net, pts: torch.Tensor) -> bool:
@@ -187,7 +195,8 @@ def residual_cppn(net, pts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     cb = net.z_in((z * net.z_scale)[:, :, None])[:, :, 0]  # (B, W): the z part with the bias
     bw = torch.stack([torch.stack([l.weight for l in block]) for block in net.blocks])
     bb = torch.stack([torch.stack([l.bias for l in block]) for block in net.blocks])
-    return _Fused.apply(base, cb, bw, bb, net.out.weight, net.out.bias)
+    zb = net.block_bias(z) if net.z_block is not None else torch.empty(0)
+    return _Fused.apply(base, cb, bw, bb, net.out.weight, net.out.bias, zb)
 
 
 # The plain kernel's activations, declared: module type -> (code in cppn.cc's Act, parameters).

@@ -18,6 +18,7 @@ using namespace syn;
 struct Net {
   int nb, S, C;
   const float *bw, *bb, *ow, *ob;  // (nb, S+1, W, W), (nb, S+1, W), (C, W), (C)
+  const float* zb;                 // (B, nb, W) or null: z's per-image bias on each block's first layer
 };
 
 template <int W>
@@ -31,8 +32,9 @@ inline void dense(const float* w, const float* b, const vf* in, vf* out) {
 
 // One point block forward. store (optional): per residual block, h_k, the S relu outputs and
 // the gate's tanh, W vectors each, then the final h: ((S + 2) * nb + 1) * W vectors.
+// zb: this image's row of n.zb, or null.
 template <int W>
-inline void forward_block(const Net& n, const vf* u0, vf* y, vf* store) {
+inline void forward_block(const Net& n, const vf* u0, vf* y, vf* store, const float* zb) {
   vf h[W], g[W], o[W];
   for (int i = 0; i < W; ++i) h[i] = vtanh(u0[i]);
   const int per = (n.S + 2) * W;
@@ -44,6 +46,8 @@ inline void forward_block(const Net& n, const vf* u0, vf* y, vf* store) {
     if (st) std::memcpy(st, h, sizeof h);
     for (int s = 0; s < n.S; ++s) {
       dense<W>(w + s * W * W, b + s * W, g, o);
+      if (s == 0 && zb)
+        for (int i = 0; i < W; ++i) o[i] += zb[k * W + i];
       for (int i = 0; i < W; ++i) g[i] = o[i] > 0.0f ? o[i] : vf{};
       if (st) std::memcpy(st + (1 + s) * W, g, sizeof g);
     }
@@ -85,21 +89,23 @@ void forward_items(const Net& n, int64_t B, int64_t N, const float* base, const 
     int cnt = (int)(N - n0 < P ? N - n0 : P);
     vf u0[W];
     input_block<W>(base, cb + b * W, N, n0, cnt, u0);
-    forward_block<W>(n, u0, yv.data(), nullptr);
+    forward_block<W>(n, u0, yv.data(), nullptr, n.zb ? n.zb + b * n.nb * W : nullptr);
     for (int c = 0; c < n.C; ++c) std::memcpy(y + (b * n.C + c) * N + n0, &yv[c], sizeof(float) * cnt);
   }
 }
 
 // Backward over the work items of groups [g0, g1) of G. acc: G rows of the parameter
 // gradients in the order of (bw, bb, ow, ob); du0: (B, W, N), the gradient of the input
-// layer's pre-activation, from which the caller sums the coordinate and z parts.
+// layer's pre-activation, from which the caller sums the coordinate and z parts. dzb (items,
+// nb, W), with n.zb only: each work item's gradient of the per-image block biases, summed
+// per image by the caller in a fixed order.
 // A group runs in tiles of T point blocks, layer by layer across the tile, so each weight's
 // gradient is gathered over T blocks in registers before it meets its accumulator.
 constexpr int T = 8;
 
 template <int W>
 void backward_groups(const Net& n, int64_t B, int64_t N, const float* base, const float* cb, const float* gy,
-                     float* du0, double* acc, int64_t G, int64_t g0, int64_t g1) {
+                     float* du0, double* dzb, double* acc, int64_t G, int64_t g0, int64_t g1) {
   const int64_t nblk = (N + P - 1) / P, items = B * nblk;
   const int S = n.S, per = (S + 2) * W;
   const size_t slot = (size_t)n.nb * per + W;  // one block's stored activations
@@ -123,7 +129,7 @@ void backward_groups(const Net& n, int64_t B, int64_t N, const float* base, cons
         vf u0[W];
         input_block<W>(base, cb + b * W, N, n0, tc[t], u0);
         vf* st = store.data() + t * slot;
-        forward_block<W>(n, u0, yv.data(), st);
+        forward_block<W>(n, u0, yv.data(), st, n.zb ? n.zb + b * n.nb * W : nullptr);
         const vf* hf = st + (size_t)n.nb * per;
         for (int i = 0; i < W; ++i) dh[t][i] = vf{};
         for (int c = 0; c < n.C; ++c) {
@@ -165,6 +171,8 @@ void backward_groups(const Net& n, int64_t B, int64_t N, const float* base, cons
               for (int o = 0; o < W; ++o) v += ws[o * W + i] * d[t][o];
               da[t][i] = v;
             }
+            if (s == 0 && dzb)
+              for (int o = 0; o < W; ++o) dzb[((it0 + t) * n.nb + k) * W + o] = hsum(d[t][o]);
             if (s > 0)
               for (int i = 0; i < W; ++i) d[t][i] = a[i] > 0.0f ? da[t][i] : vf{};
             else
@@ -206,18 +214,18 @@ extern "C" {
 int syn_points_per_block() { return P; }
 
 int syn_forward(int W, int nb, int S, int C, int64_t B, int64_t N, const float* base, const float* cb,
-                const float* bw, const float* bb, const float* ow, const float* ob, float* y, int64_t it0,
-                int64_t it1) {
-  Net n{nb, S, C, bw, bb, ow, ob};
+                const float* bw, const float* bb, const float* ow, const float* ob, const float* zb, float* y,
+                int64_t it0, int64_t it1) {
+  Net n{nb, S, C, bw, bb, ow, ob, zb};
 #define SYN_F(w) forward_items<w>(n, B, N, base, cb, y, it0, it1)
   SYN_DISPATCH(SYN_F)
 }
 
 int syn_backward(int W, int nb, int S, int C, int64_t B, int64_t N, const float* base, const float* cb,
-                 const float* bw, const float* bb, const float* ow, const float* ob, const float* gy, float* du0,
-                 double* acc, int64_t G, int64_t g0, int64_t g1) {
-  Net n{nb, S, C, bw, bb, ow, ob};
-#define SYN_B(w) backward_groups<w>(n, B, N, base, cb, gy, du0, acc, G, g0, g1)
+                 const float* bw, const float* bb, const float* ow, const float* ob, const float* zb,
+                 const float* gy, float* du0, double* dzb, double* acc, int64_t G, int64_t g0, int64_t g1) {
+  Net n{nb, S, C, bw, bb, ow, ob, zb};
+#define SYN_B(w) backward_groups<w>(n, B, N, base, cb, gy, du0, zb ? dzb : nullptr, acc, G, g0, g1)
   SYN_DISPATCH(SYN_B)
 }
 }

@@ -52,6 +52,7 @@ def load_gan(path):
                          z_dim=g["z_in.weight"].shape[1],
                          blocks=1 + max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.(\d+)\.", k))),
                          sub_depth=max(int(m.group(1)) for k in g if (m := re.match(r"blocks\.0\.(\d+)\.", k))))
+        shape = {**shape, "z_blocks": "z_block.weight" in g}  # runs from before the key have none
         net = ResidualCPPN(**shape, kernel="auto", seed=0)  # the seed only draws weights, replaced here
         net.load_state_dict(g)
         enc = Encoder(e["body.1.weight"].shape[1], e["body.1.weight"].shape[0], e["mean.weight"].shape[0],

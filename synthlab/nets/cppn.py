@@ -149,6 +149,8 @@ class ResidualCPPN(nn.Module):
             raise SynthlabError(f"unknown network.kernel {kernel!r}; choose one of: {', '.join(self.kernels)}")
         if min(blocks, width, sub_depth, channels, z_dim) < 1:
             raise SynthlabError("resnet_cppn needs blocks, width, sub_depth, channels and z_dim >= 1")
+        if not isinstance(z_blocks, bool):
+            raise SynthlabError(f"network.z_blocks is true or false, got {z_blocks!r}")
         require_layers(blocks * (sub_depth + 1), "network=resnet_cppn")
         require_params(blocks * (sub_depth + 1) * width * (width + 1) + (in_dim + z_dim + channels) * width
                        + (z_dim * blocks * width if z_blocks else 0), "network=resnet_cppn")

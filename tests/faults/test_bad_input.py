@@ -168,6 +168,7 @@ def rows():
          "experiment=cppn_gan_vae has its own VAE loss"),
         ("gan", GAN, ["data.root={d}/mnist", "task.recon_focus=-1"], "task.recon_focus must be >= 0"),
         ("gan", GAN, ["data.root={d}/mnist", "task.kl_free=-1"], "task.kl_free is a floor in nats"),
+        ("gan", GAN, ["data.root={d}/mnist", "network.z_blocks=maybe"], "network.z_blocks is true or false, got 'maybe'"),
         ("gan", ["experiment=cppn_gan_vae", "logger=none"], ["data.root={d}/mnist", "task.kl_free=0.5"],
          "leave task.kl_free at 0"),
         ("gan", GAN, ["data.root={d}/mnist", "task.gates=null"], "task.gates takes accuracies in [0, 1]"),

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
@@ -37,6 +38,14 @@ def from_yaml(cls, name: str, *args, node: str | None = None, **kw):
         elif not OmegaConf.is_config(cfg[k]):  # a nested node sets a group's values: not ours
             plain[k] = cfg[k]
     return cls(*args, **{**plain, **kw})
+
+
+def z_blocks_drawn(net, seed=5):
+    """A ResidualCPPN's network.z_blocks weights start at zero (the post's net at init); drawn,
+    so a test sees them act."""
+    with torch.no_grad():
+        net.z_block.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(seed))
+    return net
 
 
 @pytest.fixture

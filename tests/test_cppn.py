@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import from_yaml
+from conftest import from_yaml, z_blocks_drawn
 from PIL import Image
 
 from synthlab import SynthlabError
@@ -30,14 +30,15 @@ def test_coordinate_modes():
 
 
 def test_residual_cppn_matches_the_reference_size_and_init():
-    net = from_yaml(ResidualCPPN, "network/resnet_cppn", seed=0)
+    net = from_yaml(ResidualCPPN, "network/resnet_cppn", seed=0, z_blocks=False)
     assert n_params(net) == 5263  # cppn_gan.md A3
+    assert n_params(from_yaml(ResidualCPPN, "network/resnet_cppn", seed=0)) == 5263 + 32 * 24 * 6  # z_blocks
     gate = net.blocks[0][-1].weight
     assert gate.std() < 0.01 and net.blocks[0][0].weight.std() > 0.5
 
 
 @pytest.mark.parametrize("make", [
-    lambda: from_yaml(ResidualCPPN, "network/resnet_cppn", seed=1),
+    lambda: z_blocks_drawn(from_yaml(ResidualCPPN, "network/resnet_cppn", seed=1)),
     lambda: from_yaml(CPPN, "network/cppn", torch.nn.Tanh, Normal(1.0, bias="same"), torch.nn.Sigmoid, depth=8, width=16, z_dim=8, seed=1),
 ])
 def test_tiled_render_equals_one_pass_and_batches_equal_singles(make):

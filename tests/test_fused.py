@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from conftest import from_yaml
+from conftest import from_yaml, z_blocks_drawn
 
 from synthlab import SynthlabError
 from synthlab.nets import fused
@@ -32,13 +32,6 @@ def grads(net, pts, z, gy, kernel):
 
 def rel(a, b):
     return float((a - b).norm() / (b.norm() + 1e-12))
-
-
-def z_blocks_drawn(net, seed=5):
-    """network.z_blocks starts at zero (the post's net); draw it so the tests see its effect."""
-    with torch.no_grad():
-        net.z_block.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(seed))
-    return net
 
 
 @needs_kernel
@@ -80,7 +73,7 @@ def test_gradients_do_not_depend_on_the_thread_count(z_blocks):
 
 @needs_kernel
 def test_each_point_is_its_own_so_tiles_match_one_pass():
-    net = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=6, width=6, seed=1, kernel="fused")
+    net = z_blocks_drawn(from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=6, width=6, seed=1, kernel="fused"))
     coords = Coords("symmetric", 8.0, 1.0, True)
     z = torch.randn(1, 32)
     with torch.no_grad():
@@ -110,7 +103,7 @@ def test_z_blocks_starts_as_the_posts_net_and_widens_zs_path():
     through more than `width` directions (the input layer alone has rank width)."""
     pts = Coords("symmetric", 8.0, 1.0, True).points(9, 9, 0, 9)
     z = torch.randn(40, 32, generator=torch.Generator().manual_seed(0))
-    plain = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=3, width=2, seed=1, kernel="torch")
+    plain = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=3, width=2, seed=1, kernel="torch", z_blocks=False)
     wide = from_yaml(ResidualCPPN, "network/resnet_cppn", blocks=3, width=2, seed=1, kernel="torch", z_blocks=True)
     with torch.no_grad():
         assert torch.equal(plain(pts, z), wide(pts, z))

@@ -119,8 +119,9 @@ def kl_elements(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def latent_use(mean: torch.Tensor, logvar: torch.Tensor) -> dict:
     """How much of z the encoder uses on real digits: the mean KL to N(0, I) in nats, and how
-    many dimensions carry more than ACTIVE_NATS of it. task=gan's generator reads z through one
-    FC(z -> network.width) layer, so no more than width dimensions can matter to its pictures."""
+    many dimensions carry more than ACTIVE_NATS of it. Without network.z_blocks the generator
+    reads z through one FC(z -> network.width) layer, so no more than width dimensions can
+    matter to its pictures."""
     per_dim = kl_elements(mean, logvar).mean(0)
     return {"kl_nats": float(per_dim.sum()), "active_dims": int((per_dim > ACTIVE_NATS).sum())}
 

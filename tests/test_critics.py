@@ -74,6 +74,42 @@ def test_sliced_is_deterministic_by_seed_and_resamples():
     assert fixed[0] == fixed[1] == fixed[2] and fresh[0] == fixed[0] and len(set(fresh)) == 3
 
 
+def test_sliced_patches_are_the_unfolded_neighbourhoods_and_see_an_arrangement():
+    """patch k compares k x k neighbourhoods: a shuffle of the target's pixels keeps their
+    per-position distribution (patch 1: ~0) but not their neighbourhoods (patch 3: far off);
+    the gradient is autograd's through unfold (central differences agree)."""
+    t = feats(2, 12, 12, c=3)["a"]
+    perm = torch.randperm(144, generator=torch.Generator().manual_seed(0))
+    shuffled = t.flatten(2)[..., perm].reshape(t.shape)
+    c1 = from_yaml(SlicedCritic, "critic/pixels", node="pixels", taps=["a"], patch=1, directions=6)
+    c3 = from_yaml(SlicedCritic, "critic/pixels", node="pixels", taps=["a"], patch=3, directions=6)
+    for c in (c1, c3):
+        c.set_target({"a": t})
+    assert c3.reach == 1 and c1.reach == 0
+    assert float(c1.loss({"a": shuffled})) < 1e-9 < 1e-3 * float(c3.loss({"a": shuffled}))
+    assert float(c3.loss({"a": t})) == 0
+    x = feats(1, 6, 7, c=2)["a"].requires_grad_()
+    c = from_yaml(SlicedCritic, "critic/pixels", node="pixels", taps=["a"], patch=3, directions=5)
+    c.set_target(feats(0, 6, 7, c=2))
+    assert torch.autograd.gradcheck(lambda v: c.loss({"a": v}), (x,), eps=1e-6, atol=1e-6)
+
+
+def test_every_net_taps_its_input_image_at_any_scale(make_cfg):
+    """The `image` layer is the input itself (pooled at image@s), sized and checked with the
+    net's own layers; a synthesis with the pixel critic added lowers the loss."""
+    task = build(make_cfg(TINY + ["critic=[patches_sliced,pixels]", "task.phases=1", "task.iterations=20"]), "/nonexistent")
+    x = task.exemplar[None] * 2 - 1
+    f = task.net(x, ["image", "image@2", "conv3_1"])
+    assert torch.equal(f["image"], x) and torch.equal(f["image@2"], torch.nn.functional.avg_pool2d(x, 2))
+    assert task.net.feature_size(48, 48, "image@4") == (12, 12) and task.net.period("image@2") == 2
+    task.start_phase(0)
+    with torch.no_grad():
+        first = float(task.loss())
+    task.solver.spend(20, task.loss)
+    with torch.no_grad():
+        assert float(task.loss()) < 0.7 * first
+
+
 @pytest.mark.skipif(fused.library("sortrows") is None, reason=f"no C++ kernel: {fused.why_not('sortrows')}")
 def test_the_cpu_row_sort_gives_torchs_values_and_gradient(monkeypatch):
     """sortrows.cc sorts each row to torch.sort's values, ties, signed zeros and single-value
@@ -135,6 +171,7 @@ def test_multiscale_bad_settings_name_the_key(kwargs, words):
 @pytest.mark.parametrize("override, words", [
     ("critic.sliced.weight=-1", "SlicedCritic: weight must be a finite number >= 0"),
     ("critic.sliced.directions=-2", "directions must be an integer >= 0"),
+    ("critic.sliced.patch=4", "patch must be an odd integer >= 1"),
     ("critic.sliced.taps=[conv5_1]", r"unknown layer\(s\) \['conv5_1'\]"),
 ])
 def test_bad_critic_values_name_the_value(make_cfg, override, words):

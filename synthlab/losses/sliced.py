@@ -6,6 +6,10 @@ the whole distribution of features is compared, not only its first two moments (
 of different sizes compare: the target's sorted values are resampled to the image's count
 (its quantiles).
 
+With `patch` k > 1 a layer's vectors are its k x k neighbourhoods (C k^2 values each): on the
+`image` taps at a few scales this is the pixel-patch loss of GPDM (Elnekave and Weiss, ECCV
+2022), which holds the exemplar's fine pixel statistics that pooled random features miss.
+
 The directions are fixed for `resample_every` evaluations, then drawn afresh (0: once per
 phase). L-BFGS needs a loss that does not move under its line search; a fresh set every few
 tens of evaluations still covers many directions over a synthesis. Draws follow `seed`.
@@ -46,8 +50,11 @@ def quantiles(sorted_rows: torch.Tensor, n: int) -> torch.Tensor:
 class SlicedCritic(Critic):
     """Sum over layers of mean((sort(D^T f) - sort(D^T f_target))^2), times weight."""
 
-    def __init__(self, taps, *, weight: float, directions: int, resample_every: int, seed: int):
+    def __init__(self, taps, *, weight: float, directions: int, resample_every: int, seed: int, patch: int):
         super().__init__(taps, weight=weight)
+        if not isinstance(patch, int) or isinstance(patch, bool) or patch < 1 or patch % 2 == 0:
+            raise SynthlabError(f"SlicedCritic: patch must be an odd integer >= 1 (1: single positions), got {patch!r}")
+        self.patch, self.reach = patch, patch // 2  # a seamless tile's patches wrap around the seam
         if not isinstance(directions, int) or directions < 0:
             raise SynthlabError("SlicedCritic: directions must be an integer >= 0 (0: one per channel), "
                                 f"got {directions!r}")
@@ -58,8 +65,17 @@ class SlicedCritic(Critic):
         self.feats, self.dirs, self.sorted = {}, {}, {}
         self.draws = self.calls = 0
 
+    def project(self, l: str, f: torch.Tensor) -> torch.Tensor:
+        """(1, C, H, W) -> (P, N): each position's vector (its k x k neighbourhood, C k^2 values
+        in unfold's order, for patch k) on layer l's P directions. A patch's projections are
+        one convolution with the directions as filters: no unfolded copy of the image."""
+        d = self.dirs[l]
+        if self.patch == 1:
+            return d.t() @ f.flatten(2)[0]
+        return F.conv2d(f, d.t().reshape(d.shape[1], f.shape[1], self.patch, self.patch)).flatten(2)[0]
+
     def set_target(self, feats):
-        self.feats = {l: feats[l].detach().flatten(2)[0] for l in self.taps}  # (C, N)
+        self.feats = {l: feats[l].detach() for l in self.taps}
         self.calls = 0
         self.draw()
 
@@ -68,10 +84,10 @@ class SlicedCritic(Critic):
         gen = torch.Generator().manual_seed(self.seed * 100_003 + self.draws)
         self.draws += 1
         for l, f in self.feats.items():
-            c = f.shape[0]
+            c = f.shape[1] * self.patch ** 2
             d = torch.randn(c, self.directions or c, generator=gen)
             self.dirs[l] = (d / d.norm(dim=0, keepdim=True)).to(f)
-            self.sorted[l] = torch.sort(self.dirs[l].t() @ f, dim=1).values  # (P, N_target)
+            self.sorted[l] = torch.sort(self.project(l, f), dim=1).values  # (P, N_target)
 
     def loss(self, feats):
         if self.resample_every and self.calls and self.calls % self.resample_every == 0:
@@ -79,7 +95,6 @@ class SlicedCritic(Critic):
         self.calls += 1
         total = 0.0
         for l in self.taps:
-            f = feats[l].flatten(2)[0]
-            p = sort_rows(self.dirs[l].t() @ f)
+            p = sort_rows(self.project(l, feats[l]))
             total = total + F.mse_loss(p, quantiles(self.sorted[l], p.shape[1]))
         return self.weight * total

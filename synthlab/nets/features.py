@@ -9,6 +9,9 @@ average-pooled by 4. A random net's deepest layers see ~20 px; a tap at @4 sees 
 structures 4x larger, at 1/16 of the cost, so a critic can hold the exemplar's large-scale
 statistics (colour blotches, spacing of objects) that no full-scale layer sees. The task
 still runs the net once per scale per evaluation, whatever the number of critics.
+
+Every net also has the layer `image`: its input itself (`image@2`: pooled by 2), so a critic
+can hold pixel statistics, which pooled random features do not see.
 """
 
 import torch
@@ -18,6 +21,7 @@ from torch import nn
 from synthlab.errors import SynthlabError
 
 SCALES = (1, 2, 4, 8, 16, 32)
+IMAGE = "image"  # the input, a layer of every net
 
 
 def split(tap: str) -> tuple:
@@ -49,9 +53,9 @@ class FeatureNet(nn.Module):
         return h, w
 
     def check_taps(self, taps) -> None:
-        bad = [t for t in taps if split(t)[0] not in self.names]
+        bad = [t for t in taps if split(t)[0] not in self.names and split(t)[0] != IMAGE]
         if bad:
-            raise SynthlabError(f"unknown layer(s) {bad} of {self.label}; its layers are {self.names}, "
+            raise SynthlabError(f"unknown layer(s) {bad} of {self.label}; its layers are {self.names} and {IMAGE}, "
                                 f"each also at a coarser scale (e.g. {self.names[0]}@4)")
         bad = [t for t in taps if split(t)[1] not in SCALES]
         if bad:
@@ -63,7 +67,9 @@ class FeatureNet(nn.Module):
         return h // s, w // s
 
     def feature_size(self, h: int, w: int, tap: str) -> tuple:
-        return self.layer_size(*self.input_size(h, w, tap), split(tap)[0])
+        layer = split(tap)[0]
+        hw = self.input_size(h, w, tap)
+        return hw if layer == IMAGE else self.layer_size(*hw, layer)
 
     def wrap(self) -> None:
         """Seamless tiles: every padded conv pads circularly, so a periodic image has periodic
@@ -76,7 +82,7 @@ class FeatureNet(nn.Module):
         """What a periodic image's sides must be multiples of for this tap's features to be
         periodic too: its scale times the layer's downsampling."""
         layer, scale = split(tap)
-        return scale * (1024 // self.layer_size(1024, 1024, layer)[0])
+        return scale * (1024 // self.feature_size(1024, 1024, layer)[0])
 
     def forward(self, x: torch.Tensor, taps) -> dict:
         """Features of the taps, keyed by tap: the net runs once per scale."""
@@ -86,6 +92,8 @@ class FeatureNet(nn.Module):
             by_scale.setdefault(split(t)[1], []).append(t)
         out = {}
         for s, ts in by_scale.items():
-            feats = self.compute(downsample(x, s), [split(t)[0] for t in ts])
+            xs = downsample(x, s)
+            layers = [split(t)[0] for t in ts if split(t)[0] != IMAGE]
+            feats = {IMAGE: xs, **(self.compute(xs, layers) if layers else {})}
             out.update({t: feats[split(t)[0]] for t in ts})
         return out

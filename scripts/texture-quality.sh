@@ -6,6 +6,7 @@
 set -euo pipefail
 declare -A RECIPES=(
   [default]=""
+  [default_no_pixels]="critic=patches_sliced"
   [default_one_phase]="task.phases=1 task.iterations=110"
   [default_round3]="task.phases=1 task.iterations=110 task.chroma_weight=0"
   [default_seed1]="seed=1"

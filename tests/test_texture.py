@@ -81,6 +81,9 @@ def test_net_dtype_bf16_runs_the_convolutions_in_bf16_and_gives_the_same_image_t
     x = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)) * 2 - 1
     a, b = ref.features(x), bf.features(x)
     for t in a:
+        if t.startswith("image"):  # the input itself (pixel critic): no convolution to round
+            assert torch.equal(a[t], b[t])
+            continue
         assert b[t].dtype == torch.float32 and not torch.equal(a[t], b[t])
         assert float((a[t] - b[t]).norm() / a[t].norm()) < 0.05, t
     _, auto = _task(make_cfg, ["task.phases=1", "task.net_dtype=auto"])
@@ -117,31 +120,34 @@ def test_bad_values_raise_one_clear_error(make_cfg, override, words):
         _task(make_cfg, [*extra, override])
 
 
-def test_default_is_patches_plus_sliced_and_both_take_effect(make_cfg):
-    """The default critic list is Neural Patches (fp32 matching) on conv3_1/conv4_1 and sliced
-    Wasserstein on those and on conv1_1/conv2_1 of the image pooled by 4; the sliced term adds
-    to the loss, and weight 0 switches it off entirely (the task is then patches alone, to the
-    bit, and the pooled taps are not computed)."""
+def test_default_is_patches_sliced_and_pixels_and_each_takes_effect(make_cfg):
+    """The default critic list is Neural Patches (fp32 matching) on conv3_1/conv4_1, sliced
+    Wasserstein on those and on conv1_1/conv2_1 of the image pooled by 4, and sliced
+    Wasserstein on 5x5 pixel patches of the image at three scales; each term adds to the loss,
+    and weight 0 switches one off entirely (both off: patches alone, to the bit, and the
+    pooled taps are not computed)."""
     cfg, task = _task(make_cfg, ["task.phases=1"])
-    assert list(cfg.critic) == ["patches", "sliced"]
+    assert list(cfg.critic) == ["patches", "sliced", "pixels"]
     assert list(cfg.critic.patches.taps) == ["conv3_1", "conv4_1"]
     assert list(cfg.critic.sliced.taps) == ["conv1_1@4", "conv2_1@4", "conv3_1", "conv4_1"]
+    assert list(cfg.critic.pixels.taps) == ["image", "image@2", "image@4"] and cfg.critic.pixels.patch == 5
     assert cfg.critic.patches.match_dtype == "float32" and cfg.critic.sliced.weight == 300
-    assert task.taps == ["conv3_1", "conv4_1", "conv1_1@4", "conv2_1@4"]
-    _, off = _task(make_cfg, ["task.phases=1", "critic.sliced.weight=0"])
+    assert task.taps == ["conv3_1", "conv4_1", "conv1_1@4", "conv2_1@4", "image", "image@2", "image@4"]
+    _, no_pixels = _task(make_cfg, ["task.phases=1", "critic.pixels.weight=0"])
+    _, off = _task(make_cfg, ["task.phases=1", "critic.sliced.weight=0", "critic.pixels.weight=0"])
     _, alone = _task(make_cfg, ["task.phases=1", "critic=patches"])
     assert [type(c).__name__ for c in off.critics] == ["PatchCritic"] and off.taps == ["conv3_1", "conv4_1"]
     losses = []
-    for t in (task, off, alone):
+    for t in (task, no_pixels, off, alone):
         t.start_phase(0)
         with torch.no_grad():
             losses.append(float(t.loss()))
-    assert losses[0] > losses[1] == losses[2] > 0
+    assert losses[0] > losses[1] > losses[2] == losses[3] > 0
 
 
 def test_every_critic_switched_off_is_one_line(make_cfg):
     with pytest.raises(SynthlabError, match="at least one critic with weight > 0: e.g. critic=patches"):
-        _task(make_cfg, ["critic.sliced.weight=0", "critic.patches.weight=0"])
+        _task(make_cfg, ["critic.sliced.weight=0", "critic.patches.weight=0", "critic.pixels.weight=0"])
 
 
 def test_experiment_reproduces_the_post(make_cfg):

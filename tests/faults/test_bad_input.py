@@ -104,7 +104,7 @@ def rows():
         ("texture", TINY, ["task.iteratons=5"], "task.iteratons"),
         ("texture", TINY, ["task.sise=64"], "did you mean task.size"),
         ("texture", TINY, ["critic.patches.match_dtype=int8"], "float32, bfloat16"),
-        ("texture", TINY, ["critic=patchez"], "choose one of: content, gram, guided, patches, patches_sliced, reference, sliced"),
+        ("texture", TINY, ["critic=patchez"], "choose one of: content, gram, guided, patches, patches_sliced, pixels, reference, sliced"),
         ("texture", TINY, ["critic.patches.weight=-1"], "weight"),
         ("texture", TINY, ["critic.patches.taps=[conv9_1]"], "conv9_1"),
         ("texture", TINY, ["critic.sliced.taps=[conv3_1@3]"], "the scale after @ must be one of [1, 2, 4, 8, 16, 32]"),

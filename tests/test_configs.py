@@ -74,7 +74,7 @@ def test_groups_have_the_promised_options():
 
 def test_a_task_file_can_set_trainer_network_and_optim(make_cfg):
     cfg = make_cfg(["task=gan"])
-    assert cfg.trainer.max_epochs == 20 and cfg.trainer.enable_checkpointing is True
+    assert cfg.trainer.max_epochs == 15 and cfg.trainer.enable_checkpointing is True
     assert cfg.network._target_.endswith("ResidualCPPN") and cfg.data.batch_size == 200
     assert cfg.optim._target_ == "torch.optim.Adam" and cfg.optim.lr == 0.005 and list(cfg.optim.betas) == [0.75, 0.999]
     assert make_cfg(["task=gan", "trainer.max_epochs=2"]).trainer.max_epochs == 2  # the CLI still wins

@@ -198,6 +198,13 @@ def test_a_scaled_tap_too_small_for_the_exemplar_is_one_line(make_cfg):
         build(cfg, "/nonexistent")
 
 
+def test_a_pixel_patch_larger_than_its_tap_is_one_line(make_cfg):
+    cfg = make_cfg(TINY + ["critic=pixels", "task.phases=3", "task.iterations=2"])  # 48 px at 1/4: image@4 3x3 < 5x5
+    with pytest.raises(SynthlabError, match=r"output 48x48 is too small: at phase 0 \(scale 1/4\) it is 12x12, "
+                                            r"3x3 for image@4, and image@4 is 3x3, but the critics need 5x5"):
+        build(cfg, "/nonexistent")
+
+
 def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
     """Every critic and the multiscale network lower the loss in a real (tiny) synthesis."""
     for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"], ["critic.gram.taps=[conv2_1@2]", "critic=gram"],

@@ -68,7 +68,7 @@ class TextureSynthesis(ImageTask):
         self.check_memory(ex.shape[-2] * ex.shape[-1])
 
     def check_sizes(self):
-        """Every tapped layer must hold a 3x3 patch in every phase, for output and exemplar
+        """Every tapped layer must hold its critics' patches (3x3 or more) in every phase, for output and exemplar
         (and the image at least the network's largest filter); a seamless tile's sides, in
         every phase, must be multiples of what each tap downsamples by."""
         least = self.net.min_size
@@ -77,16 +77,18 @@ class TextureSynthesis(ImageTask):
             if self.size[0] % m or self.size[1] % m:
                 raise SynthlabError(f"task.tileable: the output's sides must be multiples of {m} for {layer} "
                                     f"over {self.solver.phases} phase(s); got {self.size[0]}x{self.size[1]}")
+        # each tap must hold its critics' patches: 3x3, or k x k for a sliced critic's patch k
+        need = {t: max([3] + [2 * c.reach + 1 for c in self.critics if t in c.taps]) for t in self.taps}
         for what, hw in (("output", self.size), ("exemplar", tuple(self.exemplar.shape[-2:]))):
             h, w = self.solver.phase_size(hw, 0)
             for layer in self.taps:
                 fh, fw = self.net.feature_size(h, w, layer)
                 ih, iw = self.net.input_size(h, w, layer)  # a tap at @s sees the image pooled by s
-                if fh < 3 or fw < 3 or min(ih, iw) < least:
+                if min(fh, fw) < need[layer] or min(ih, iw) < least:
                     raise SynthlabError(
                         f"{what} {hw[0]}x{hw[1]} is too small: at phase 0 (scale 1/{2 ** (self.solver.phases - 1)}) "
                         f"it is {h}x{w}" + (f", {ih}x{iw} for {layer}," if (ih, iw) != (h, w) else "")
-                        + f" and {layer} is {fh}x{fw}, but the critics need 3x3"
+                        + f" and {layer} is {fh}x{fw}, but the critics need {need[layer]}x{need[layer]}"
                         + (f" and the network's largest filter {least}x{least}" if least > 1 else "")
                         + "; use a larger size or fewer phases")
 

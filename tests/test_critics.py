@@ -207,7 +207,8 @@ def test_a_pixel_patch_larger_than_its_tap_is_one_line(make_cfg):
 
 def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
     """Every critic and the multiscale network lower the loss in a real (tiny) synthesis."""
-    for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"], ["critic.gram.taps=[conv2_1@2]", "critic=gram"],
+    for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"], ["critic=[sliced,spectrum]"],
+                  ["critic.gram.taps=[conv2_1@2]", "critic=gram"],
                   ["experiment=random_multiscale", "network.sizes=[3,5,9]", "network.maps=8"]):
         cfg = make_cfg(TINY + extra + ["task.phases=1", "task.iterations=20"])
         task = build(cfg, cfg.out_dir)
@@ -251,3 +252,40 @@ def test_guided_bad_values_are_one_line():
     for kw, words in (({"candidates": 1}, "candidates"), ({"h": 0}, "h must be"), ({"occurrence": -1}, "occurrence")):
         with pytest.raises(SynthlabError, match=words):
             from_yaml(GuidedCritic, "critic/guided", node="guided", taps=["a"], **kw)
+
+
+def test_spectrum_is_zero_on_its_target_and_its_translations_and_keeps_a_period_at_twice_the_size():
+    """The spectrum critic (Liu et al. 2016): an image with the target's Fourier modulus (the
+    windowed exemplar itself, rolled anywhere, any mean) scores 0 and its pixels shuffled do not; on
+    a 64 px output of a 32 px exemplar of stripes (period 8), projecting noise gives the stripes'
+    frequency at the output's size (8 cycles), not the exemplar's grid's (4)."""
+    from synthlab.losses import SpectrumCritic
+    from synthlab.losses.spectrum import windowed
+
+    ex = feats(0, 32, 32, c=3, layer="image")
+    c = from_yaml(SpectrumCritic, "critic/spectrum", node="spectrum")
+    c.set_target(ex)
+    x = windowed(ex["image"])
+    for img in (x, x.roll((5, 11), dims=(-2, -1)) + 0.3):
+        assert float(c.loss({"image": img})) < 1e-12
+    shuffled = x.flatten(2)[..., torch.randperm(32 * 32)].reshape(x.shape)
+    assert float(c.loss({"image": shuffled})) > 1e-3
+
+    stripes = torch.cos(torch.arange(32, dtype=torch.float64) * 2 * torch.pi / 8).expand(1, 3, 32, 32).clone()
+    c.set_target({"image": stripes})
+    img = feats(1, 64, 64, c=3, layer="image")["image"].requires_grad_()
+    for _ in range(5):  # gradient steps of size 1: x <- P(x), the paper's projection
+        c.loss({"image": img}).backward()
+        with torch.no_grad():
+            img -= img.grad * img.numel() / (2 * c.weight)
+        img.grad = None
+    power = torch.fft.rfft2(img.detach()).abs().sum(dim=(0, 1, 2))
+    power[0] = 0
+    assert int(power.argmax()) == 8
+
+
+def test_spectrum_taps_only_the_image():
+    from synthlab.losses import SpectrumCritic
+
+    with pytest.raises(SynthlabError, match=r"SpectrumCritic: taps must be the image .*\['conv3_1'\]"):
+        SpectrumCritic(["conv3_1"], weight=1.0)

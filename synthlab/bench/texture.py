@@ -22,10 +22,11 @@ VARIANTS = {
                                           PATCHES + "match_dtype": "float32"},
     "+channels_last": {"task.channels_last": "true"},
     # the default adds a sliced Wasserstein term on the same layers and on conv1_1/conv2_1 of
-    # the image pooled by 4 (quality, not speed)
-    "+sliced term (critic=patches_sliced) = the default": {
+    # the image pooled by 4, and one on the image's 5x5 pixel patches at three scales (quality, not speed)
+    "+sliced term (critic=patches_sliced)": {
         "critic": "patches_sliced", "critic.sliced.weight": "300",
         "critic.sliced.taps": "[conv1_1@4,conv2_1@4,conv3_1,conv4_1]"},
+    "+pixel-patch term (critic=[patches_sliced,pixels]) = the default": {"critic": "[patches_sliced,pixels]"},
     "+bf16 network": {"task.net_dtype": "bfloat16"},
     "+bf16 matching": {PATCHES + "match_dtype": "bfloat16"},
     "+matches reused (k), trades SWD": {PATCHES + "match_every": "{k}"},
@@ -114,7 +115,7 @@ def main(argv) -> int:
                    help="random_conv: the patch critic's fast paths; multiscale: direct vs FFT convolution")
     p.add_argument("--variants", nargs="+", default=None,
                    help="first words of the variants to keep "
-                        "(reference, +pixel, +channels_last, +sliced, +bf16, +matches)")
+                        "(reference, +pixel, +channels_last, +sliced, +pixel-patch, +bf16, +matches)")
     common_args(p, "texture")
     p.add_argument("overrides", nargs="*", help="config overrides for every variant, e.g. network/activation=relu")
     a = p.parse_args(argv)

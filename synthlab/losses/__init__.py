@@ -6,6 +6,7 @@ from synthlab.losses.guided import GuidedCritic
 from synthlab.losses.patches import PatchCritic, ReferencePatchCritic, match
 from synthlab.losses.sliced import SlicedCritic
 from synthlab.losses.smooth import chroma_detail, tv_loss
+from synthlab.losses.spectrum import SpectrumCritic
 
 __all__ = ["Critic", "active", "taps", "ContentCritic", "GramCritic", "gram", "GuidedCritic", "PatchCritic",
-           "ReferencePatchCritic", "match", "SlicedCritic", "tv_loss", "chroma_detail"]
+           "ReferencePatchCritic", "match", "SlicedCritic", "SpectrumCritic", "tv_loss", "chroma_detail"]

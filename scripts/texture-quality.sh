@@ -6,7 +6,8 @@
 set -euo pipefail
 declare -A RECIPES=(
   [default]=""
-  [default_no_pixels]="critic=patches_sliced"
+  [default_110]="task.iterations=[15,110]"
+  [default_no_pixels]="critic=patches_sliced task.iterations=[15,110]"
   [default_one_phase]="task.phases=1 task.iterations=110"
   [default_round3]="task.phases=1 task.iterations=110 task.chroma_weight=0"
   [default_seed1]="seed=1"

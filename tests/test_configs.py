@@ -66,7 +66,8 @@ def test_groups_have_the_promised_options():
     assert options("network/init") == sorted(["glorot_uniform", "orthogonal", "normal", "uniform", "torch_default", "msra"])
     assert options("network") == ["conv_cppn", "cppn", "random_conv", "random_multiscale", "resnet_cppn", "vgg19"]
     assert options("optim") == ["adam", "lbfgs"]
-    assert options("critic") == ["content", "gram", "guided", "patches", "patches_sliced", "pixels", "reference", "sliced"]
+    assert options("critic") == ["content", "gram", "guided", "patches", "patches_sliced", "pixels", "reference", "sliced",
+                                  "spectrum"]
     assert options("data") == ["mnist"]
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("trainer") == ["cpu", "gpu"]
@@ -79,3 +80,5 @@ def test_a_task_file_can_set_trainer_network_and_optim(make_cfg):
     assert cfg.optim._target_ == "torch.optim.Adam" and cfg.optim.lr == 0.005 and list(cfg.optim.betas) == [0.75, 0.999]
     assert make_cfg(["task=gan", "trainer.max_epochs=2"]).trainer.max_epochs == 2  # the CLI still wins
     assert make_cfg(["task=gan", "optim.lr=0.01"]).optim.lr == 0.01
+    tex = make_cfg(["task=texture"])  # README "Time": the fine phase converges by 80 with the pixel term
+    assert list(tex.task.iterations) == [15, 80] and list(tex.critic) == ["patches", "sliced", "pixels"]

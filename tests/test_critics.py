@@ -270,6 +270,8 @@ def test_spectrum_is_zero_on_its_target_and_its_translations_and_keeps_a_period_
         assert float(c.loss({"image": img})) < 1e-12
     shuffled = x.flatten(2)[..., torch.randperm(32 * 32)].reshape(x.shape)
     assert float(c.loss({"image": shuffled})) > 1e-3
+    narrow = feats(2, 24, 40, c=3, layer="image")  # narrower and wider than the exemplar: its centre, padded
+    assert 0 < float(c.loss(narrow)) < float("inf")
 
     stripes = torch.cos(torch.arange(32, dtype=torch.float64) * 2 * torch.pi / 8).expand(1, 3, 32, 32).clone()
     c.set_target({"image": stripes})

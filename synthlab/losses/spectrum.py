@@ -34,8 +34,6 @@ def windowed(x: torch.Tensor) -> torch.Tensor:
 class SpectrumCritic(Critic):
     """weight * mean((x - P(x))^2) on each tapped image layer (`image`, `image@2`, ...)."""
 
-    reach = 0  # the FFT wraps by itself
-
     def __init__(self, taps, *, weight: float):
         super().__init__(taps, weight=weight)
         bad = [t for t in self.taps if t.split("@")[0] != "image"]

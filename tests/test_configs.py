@@ -66,8 +66,8 @@ def test_groups_have_the_promised_options():
     assert options("network/init") == sorted(["glorot_uniform", "orthogonal", "normal", "uniform", "torch_default", "msra"])
     assert options("network") == ["conv_cppn", "cppn", "random_conv", "random_multiscale", "resnet_cppn", "vgg19"]
     assert options("optim") == ["adam", "lbfgs"]
-    assert options("critic") == ["content", "gram", "guided", "patches", "patches_sliced", "pixels", "reference", "sliced",
-                                  "spectrum"]
+    assert options("critic") == ["content", "correlation", "gram", "guided", "patches", "patches_sliced", "pixels",
+                                  "reference", "sliced", "spectrum"]
     assert options("data") == ["mnist"]
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("trainer") == ["cpu", "gpu"]

@@ -208,6 +208,7 @@ def test_a_pixel_patch_larger_than_its_tap_is_one_line(make_cfg):
 def test_texture_runs_with_each_critic_and_the_multiscale_net(make_cfg):
     """Every critic and the multiscale network lower the loss in a real (tiny) synthesis."""
     for extra in (["critic=sliced"], ["critic=gram"], ["critic=[patches,sliced]"], ["critic=[sliced,spectrum]"],
+                  ["critic=[sliced,correlation]"],
                   ["critic.gram.taps=[conv2_1@2]", "critic=gram"],
                   ["experiment=random_multiscale", "network.sizes=[3,5,9]", "network.maps=8"]):
         cfg = make_cfg(TINY + extra + ["task.phases=1", "task.iterations=20"])
@@ -291,3 +292,51 @@ def test_spectrum_taps_only_the_image():
 
     with pytest.raises(SynthlabError, match=r"SpectrumCritic: taps must be the image .*\['conv3_1'\]"):
         SpectrumCritic(["conv3_1"], weight=1.0)
+
+
+def test_correlation_is_each_channels_autocorrelation_over_the_overlap_and_holds_a_period_at_twice_the_size():
+    """The deep-correlation critic (Sendik and Cohen-Or 2017): its autocorrelation is the mean of
+    f(p) f(p+d) over the positions where both lie (checked by brute force); the exemplar and its
+    translations score ~0 and its positions shuffled do not; on a 64 px output of a 32 px exemplar
+    of stripes (period 8) the loss pulls noise to the stripes' frequency (8 cycles)."""
+    from synthlab.losses import CorrelationCritic
+    from synthlab.losses.correlation import autocorrelation
+
+    f = feats(3, 5, 6, c=2)["a"]
+    r = autocorrelation(f, 2, 3)
+    for dy in range(-2, 3):
+        for dx in range(-3, 4):
+            a = f[0, :, max(0, -dy):5 - max(0, dy), max(0, -dx):6 - max(0, dx)]
+            b = f[0, :, max(0, dy):5 - max(0, -dy), max(0, dx):6 - max(0, -dx)]
+            assert torch.allclose(r[:, dy + 2, dx + 3], (a * b).mean(dim=(1, 2)))
+
+    stripes = torch.cos(torch.arange(32, dtype=torch.float64) * 2 * torch.pi / 8).expand(1, 3, 32, 32).clone()
+    c = from_yaml(CorrelationCritic, "critic/correlation", node="correlation", taps=["image"])
+    c.set_target({"image": stripes})
+    for img in (stripes, stripes.roll(3, dims=-1)):
+        assert float(c.loss({"image": img})) < 1e-8
+    shuffled = stripes.flatten(2)[..., torch.randperm(32 * 32, generator=torch.Generator().manual_seed(0))]
+    assert float(c.loss({"image": shuffled.reshape(stripes.shape)})) > 1e-2 * c.weight
+    assert 0 < float(c.loss(feats(2, 12, 40, c=3, layer="image"))) < float("inf")  # smaller than the window
+
+    img = (0.1 * feats(1, 64, 64, c=3, layer="image")["image"]).requires_grad_()
+    opt = torch.optim.LBFGS([img], max_iter=40, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = c.loss({"image": img})
+        loss.backward()
+        return loss
+    opt.step(closure)
+    power = torch.fft.rfft2(img.detach() - img.detach().mean()).abs().sum(dim=(0, 1, 2))
+    assert int(power.argmax()) == 8
+
+
+def test_correlation_bad_values_are_one_line():
+    from synthlab.losses import CorrelationCritic
+
+    with pytest.raises(SynthlabError, match=r"CorrelationCritic: span must be a fraction .* in \(0, 1\), got 1.5"):
+        CorrelationCritic(["conv3_1"], weight=1.0, span=1.5)
+    c = CorrelationCritic(["fc7"], weight=1.0, span=0.5)
+    with pytest.raises(SynthlabError, match="CorrelationCritic: tap fc7 is not a feature map"):
+        c.set_target({"fc7": torch.ones(1, 8)})

@@ -94,3 +94,17 @@ def cli(*args, cwd=None, timeout=300):
     env = dict(os.environ, WANDB_MODE="offline", HYDRA_FULL_ERROR="0")
     return subprocess.run([sys.executable, "-m", "synthlab", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def forked_cli(tmp_path_factory):
+    """Like cli, each call a process forked from one that imported synthlab once (forkcli.py):
+    for the many one-line-error cases. Without fork (not POSIX): cli itself."""
+    if not hasattr(os, "fork"):
+        yield cli
+        return
+    from forkcli import ForkedCli
+
+    run = ForkedCli(tmp_path_factory.mktemp("forked"))
+    yield run
+    run.close()

@@ -96,15 +96,27 @@ def cli(*args, cwd=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def forked_cli(tmp_path_factory):
-    """Like cli, each call a process forked from one that imported synthlab once (forkcli.py):
-    for the many one-line-error cases. Without fork (not POSIX): cli itself."""
-    if not hasattr(os, "fork"):
-        yield cli
-        return
-    from forkcli import ForkedCli
+_forked = []
 
-    run = ForkedCli(tmp_path_factory.mktemp("forked"))
-    yield run
-    run.close()
+
+def fcli(*args, cwd=None, timeout=300):
+    """Like cli, each call a process forked from one that imported synthlab once (forkcli.py):
+    the same command at a fraction of the start-up. Without fork (not POSIX): cli itself."""
+    if not hasattr(os, "fork"):
+        return cli(*args, cwd=cwd, timeout=timeout)
+    if not _forked:
+        import atexit
+        import shutil
+        import tempfile
+
+        from forkcli import ForkedCli
+
+        tmp = Path(tempfile.mkdtemp(prefix="synthlab-forked-"))
+        _forked.append(ForkedCli(tmp))
+        atexit.register(lambda: (_forked[0].close(), shutil.rmtree(tmp, ignore_errors=True)))
+    return _forked[0](*args, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def forked_cli():
+    return fcli

@@ -7,6 +7,8 @@ break across fork); each call forks a child that is the command as `python -m sy
 it: its own process, arguments, working folder, signal handlers, logging, stdout and stderr
 files and exit code (exit handlers run, as at a normal exit). What a fresh interpreter adds
 (import errors, environment read at import) the tests that use conftest.cli still cover.
+Not for sweeps with launcher=joblib: loky's workers hang when started from a forked child
+(measured: a two-job joblib sweep ran into its 300 s timeout), so those tests use cli.
 
 Run by ForkedCli below; one request per line on stdin, one answer per line on stdout (JSON).
 """

@@ -24,7 +24,7 @@ from synthlab.losses.critic import Critic
 
 def autocorrelation(f: torch.Tensor, k: int, l: int) -> torch.Tensor:
     """(1, C, H, W) -> (C, 2k+1, 2l+1): mean of f(p) f(p+d) over the overlap, |dy| <= k, |dx| <= l."""
-    _, c, h, w = f.shape
+    h, w = f.shape[-2:]
     spec = torch.fft.rfft2(f[0], s=(h + k, w + l))  # zero padding: no wrap-around within the window
     r = torch.fft.irfft2(spec.real ** 2 + spec.imag ** 2, s=(h + k, w + l))
     r = torch.roll(r, shifts=(k, l), dims=(1, 2))[:, :2 * k + 1, :2 * l + 1]
@@ -69,10 +69,8 @@ class CorrelationCritic(Critic):
         total = 0.0
         for t in self.taps:
             f = feats[t].float()
-            k, l = self.window[t]
-            # an output smaller than the window: the shifts it holds
-            k, l = min(k, f.shape[2] - 1), min(l, f.shape[3] - 1)
             K, L = self.window[t]
+            k, l = min(K, f.shape[2] - 1), min(L, f.shape[3] - 1)  # an output smaller than the window: its shifts
             target = self.targets[t][:, K - k:K + k + 1, L - l:L + l + 1]
             r = normalised(autocorrelation(f - self.means[t], k, l), self.floor[t])
             total = total + (r - target).pow(2).mean()

@@ -1,20 +1,20 @@
 """synthlab bench cppn: render speed (megapixels/s) and peak memory of random CPPNs.
 
-Each measurement runs in its own process, so peak memory is that process's high-water mark
-(VmHWM), shown whole and above the process's footprint before the render. For each net, size
-and thread count the reference is the tiled render on torch's ops; the default (the fused CPU
-kernel, for the plain and the residual CPPN) is timed next to it, and --one-pass adds the
-reference implementations' render (every pixel through the net at once). --repeat N measures
-every row N times in rounds (each round all rows, one after another), so each round's
-speed-up compares neighbouring measurements; the tables show min-max over the rounds. The conv
-CPPN (the slope image through random convolutions) is one pass by nature: its rows have no
-reference. Animation frames are timed one by one and in batches.
+Each measurement runs in its own process, forked from a server that imported synthlab once (a
+row costs its render, not an interpreter's start), so peak memory is that process's high-water
+mark (VmHWM; a fork starts its own mark at its size), shown whole and above the process's
+footprint before the render. For each net, size and thread count the reference is the tiled
+render on torch's ops; the default (the fused CPU kernel, for the plain and the residual CPPN)
+is timed next to it, and --one-pass adds the reference implementations' render (every pixel
+through the net at once). --repeat N measures every row N times in rounds (each round all rows,
+one after another), so each round's speed-up compares neighbouring measurements; the tables
+show min-max over the rounds. The conv CPPN (the slope image through random convolutions) is
+one pass by nature: its rows have no reference. Animation frames are timed one by one and in
+batches.
 """
 
 import argparse
-import json
-import subprocess
-import sys
+import multiprocessing
 import time
 
 import torch
@@ -92,12 +92,37 @@ def conv_worker(spec: dict) -> dict:
             "render_mb": (_mem_kb("VmHWM") - base) / 1024}
 
 
+_SERVER = None
+
+
+def _server():
+    """The fork server: synthlab imported once, no thread pool or CUDA started, so each fork is clean."""
+    global _SERVER
+    if _SERVER is None:
+        _SERVER = multiprocessing.get_context("forkserver")
+        _SERVER.set_forkserver_preload(["synthlab.bench.cppn", "synthlab.run", "synthlab.render"])
+    return _SERVER
+
+
+def _child(spec: dict, conn) -> None:
+    try:
+        conn.send(worker(spec))
+    except Exception as e:  # one row's failure is that row's line, the bench goes on
+        conn.send({"error": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"[:120]})
+
+
 def measure(spec: dict) -> dict:
-    code = "import json,sys; from synthlab.bench.cppn import worker; print(json.dumps(worker(json.loads(sys.argv[1]))))"
-    r = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True)
-    if r.returncode != 0:
-        return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1][:120]}
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    ctx = _server()
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(spec, send))
+    proc.start()
+    send.close()
+    try:
+        out = recv.recv()
+    except EOFError:  # killed (out of memory) or crashed before it could answer
+        out = None
+    proc.join()
+    return out if out is not None else {"error": f"the measuring process died (exit code {proc.exitcode})"}
 
 
 def span(values, fmt: str) -> str | None:

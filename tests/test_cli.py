@@ -3,14 +3,14 @@
 import json
 
 import pytest
-from conftest import TINY, cli
+from conftest import TINY, cli, fcli
 
 pytestmark = pytest.mark.slow
 
 
 def test_cli_writes_png_metrics_and_offline_wandb_run(tmp_path):
     args = [a for a in TINY if not a.startswith("logger")]
-    r = cli(*args, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    r = fcli(*args, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / "run"
     assert (out / "texture.png").stat().st_size > 0
@@ -39,7 +39,7 @@ def test_help_names_the_tasks_report_and_bench():
 
 
 def test_default_output_folder_is_task_date_time(tmp_path):
-    r = cli(*TINY, cwd=tmp_path)
+    r = fcli(*TINY, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     (run,) = list((tmp_path / "outputs" / "texture").glob("*/*"))
     assert len(run.name.split("-")) == 4  # HH-MM-SS-microseconds: same-second runs never collide
@@ -48,7 +48,7 @@ def test_default_output_folder_is_task_date_time(tmp_path):
 
 def test_two_job_multirun_makes_two_separate_wandb_runs(tmp_path):
     args = [a for a in TINY if not a.startswith("logger")]
-    r = cli("-m", *args, "network/activation=relu,elu", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    r = fcli("-m", *args, "network/activation=relu,elu", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     jobs = sorted(p.parent for p in (tmp_path / "sweep").glob("*/.hydra"))
     assert len(jobs) == 2 and jobs[0].name.startswith("network-activation=elu")
@@ -61,13 +61,13 @@ def test_two_job_multirun_makes_two_separate_wandb_runs(tmp_path):
 
 
 def test_sweep_jobs_are_named_by_what_varies_and_report_ranks_them(tmp_path):
-    r = cli("-m", *TINY, "network/activation=relu,elu", "seed=3", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    r = fcli("-m", *TINY, "network/activation=relu,elu", "seed=3", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     names = sorted(json.loads(p.read_text())["run_name"] for p in (tmp_path / "sweep").glob("*/metrics.json"))
     assert names == ["network/activation=elu", "network/activation=relu"]
     (tmp_path / "sweep" / "zz").mkdir()
     (tmp_path / "sweep" / "zz" / "error.txt").write_text("exemplar not found: x.png\n")
-    r = cli("report", str(tmp_path / "sweep"))
+    r = fcli("report", str(tmp_path / "sweep"))
     assert r.returncode == 0, r.stderr
     rows = [l for l in r.stdout.splitlines() if l.startswith("| ")][1:]
     assert [l.split("|")[1].strip() for l in rows] == ["1", "2", "failed"]
@@ -164,7 +164,7 @@ def test_bad_values_fail_before_hydra_and_leave_no_run_folder(tmp_path, args, wo
     import time
 
     t = time.monotonic()
-    r = cli(*args, "logger=none", cwd=tmp_path)
+    r = fcli(*args, "logger=none", cwd=tmp_path)
     dt = time.monotonic() - t
     err = [l for l in r.stderr.splitlines() if l.strip()]
     assert r.returncode == 2 and len(err) == 1 and words in err[0], r.stderr[-2000:]
@@ -173,7 +173,7 @@ def test_bad_values_fail_before_hydra_and_leave_no_run_folder(tmp_path, args, wo
 
 
 def test_sweep_jobs_say_k_of_n(tmp_path):
-    r = cli("-m", "task.size=[32,32]", "task.exemplar_max_side=32", "task.phases=1", "task.iterations=2", "seed=1,2",
+    r = fcli("-m", "task.size=[32,32]", "task.exemplar_max_side=32", "task.phases=1", "task.iterations=2", "seed=1,2",
             "network/activation=relu,elu", "logger=none", "trainer.enable_progress_bar=false",
             f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -212,7 +212,7 @@ def test_a_renamed_key_answers_with_its_new_name(old, new, task):
 
 
 def test_a_renamed_key_is_one_line_from_the_command(tmp_path):
-    r = cli("task.smoothness=0.2", cwd=tmp_path)
+    r = fcli("task.smoothness=0.2", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "synthlab: error: no config key 'task.smoothness': it is now task.tv_weight"]
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*.png"))
@@ -226,5 +226,5 @@ def test_small_mistakes_are_one_line_on_stderr(tmp_path):
              (("task.exemplr=x", "--cfg", "job"), "synthlab: error: no config key 'task.exemplr' (to add a new key "
                                                   "use +task.exemplr=...); did you mean task.exemplar?")]
     for args, line in cases:
-        r = cli(*args, cwd=tmp_path)
+        r = fcli(*args, cwd=tmp_path)
         assert (r.returncode, r.stdout, r.stderr.strip().splitlines()) == (2, "", [line]), args

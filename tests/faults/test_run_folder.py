@@ -10,28 +10,28 @@ import sys
 import time
 
 import pytest
-from conftest import TINY, cli
+from conftest import TINY, cli, fcli
 
 
 def test_a_finished_folder_is_kept_unless_forced(tmp_path):
     run = tmp_path / "run"
-    assert cli(*TINY, f"hydra.run.dir={run}", cwd=tmp_path).returncode == 0
+    assert fcli(*TINY, f"hydra.run.dir={run}", cwd=tmp_path).returncode == 0
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".synthlab.lock"}
-    r = cli(*TINY, "seed=7", f"hydra.run.dir={run}", cwd=tmp_path)
+    r = fcli(*TINY, "seed=7", f"hydra.run.dir={run}", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"synthlab: error: run folder {run} already holds a finished run (metrics.json): give another "
         "hydra.run.dir, or add force=true to replace it"]
     assert {p: p.read_bytes() for p in before} == before  # nothing touched, .hydra included
     # a bad value fails before the run starts (synthlab/checks.py): the folder is not touched
-    r = cli(*TINY, "task.exemplar=/no/such.png", "force=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    r = fcli(*TINY, "task.exemplar=/no/such.png", "force=true", f"hydra.run.dir={run}", cwd=tmp_path)
     assert r.returncode == 2 and {p: p.read_bytes() for p in before} == before
     # forced, and failing once running: the old result must not stay beside the new error
     from PIL import Image
 
     Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "flat.png")
-    r = cli(*TINY, f"task.exemplar={tmp_path / 'flat.png'}", "force=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    r = fcli(*TINY, f"task.exemplar={tmp_path / 'flat.png'}", "force=true", f"hydra.run.dir={run}", cwd=tmp_path)
     assert r.returncode == 1 and not (run / "metrics.json").exists() and (run / "error.txt").exists()
-    rep = cli("report", str(tmp_path))
+    rep = fcli("report", str(tmp_path))
     assert "| failed | run |" in rep.stdout and "| 1 |" not in rep.stdout
 
 
@@ -48,7 +48,7 @@ def test_a_live_run_folder_is_locked(tmp_path):
             assert time.monotonic() - t0 < 60 and first.poll() is None
             time.sleep(0.1)
         for extra in ([], ["force=true"]):
-            r = cli(*TINY, *extra, f"hydra.run.dir={run}", cwd=tmp_path)
+            r = fcli(*TINY, *extra, f"hydra.run.dir={run}", cwd=tmp_path)
             assert r.returncode == 2, r.stderr[-1000:]
             assert r.stderr.strip().splitlines() == [
                 f"synthlab: error: run folder {run} is in use by another synthlab run (pid {first.pid})"]
@@ -61,7 +61,7 @@ def test_a_live_run_folder_is_locked(tmp_path):
 
 def test_a_folder_that_cannot_be_written_is_one_line(tmp_path):
     (tmp_path / "afile").write_text("x")
-    r = cli(*TINY, f"hydra.run.dir={tmp_path / 'afile' / 'run'}", cwd=tmp_path)
+    r = fcli(*TINY, f"hydra.run.dir={tmp_path / 'afile' / 'run'}", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [
         f"synthlab: error: cannot write into the run folder {tmp_path / 'afile' / 'run'}: Not a directory"]
@@ -121,12 +121,12 @@ def test_the_lock_file_lives_only_while_its_run_does(tmp_path):
     from PIL import Image
 
     ok, bad, stale = tmp_path / "ok", tmp_path / "bad", tmp_path / "stale"
-    assert cli(*TINY, f"hydra.run.dir={ok}", cwd=tmp_path).returncode == 0
+    assert fcli(*TINY, f"hydra.run.dir={ok}", cwd=tmp_path).returncode == 0
     Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "flat.png")
-    assert cli(*TINY, f"task.exemplar={tmp_path / 'flat.png'}", f"hydra.run.dir={bad}", cwd=tmp_path).returncode == 1
+    assert fcli(*TINY, f"task.exemplar={tmp_path / 'flat.png'}", f"hydra.run.dir={bad}", cwd=tmp_path).returncode == 1
     stale.mkdir()
     (stale / ".synthlab.lock").write_text("999999")  # what a SIGKILLed run leaves
-    r = cli(*TINY, f"hydra.run.dir={stale}", cwd=tmp_path)
+    r = fcli(*TINY, f"hydra.run.dir={stale}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     for d in (ok, bad, stale):
         assert not (d / ".synthlab.lock").exists(), d

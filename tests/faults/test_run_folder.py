@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import TINY, cli, fcli
+from conftest import TINY, fcli
 
 
 def test_a_finished_folder_is_kept_unless_forced(tmp_path):

@@ -115,8 +115,3 @@ def fcli(*args, cwd=None, timeout=300):
         _forked.append(ForkedCli(tmp))
         atexit.register(lambda: (_forked[0].close(), shutil.rmtree(tmp, ignore_errors=True)))
     return _forked[0](*args, cwd=cwd, timeout=timeout)
-
-
-@pytest.fixture
-def forked_cli():
-    return fcli

@@ -10,7 +10,7 @@ a finished run (no metrics.json, no image). docs/reliability.md is the table of 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, write_mnist
+from conftest import TINY, fcli, write_mnist
 from PIL import Image
 
 CPPN = ["task=cppn", "task.size=[32,32]", "logger=none"]
@@ -196,10 +196,10 @@ def rows():
 
 
 @pytest.mark.parametrize("task, base, fault, words", rows(), ids=[f"{r[0]}:{' '.join(r[2])[:60]}" for r in rows()])
-def test_fault_is_one_line_nonzero_and_leaves_nothing_finished(tmp_path, files, forked_cli, task, base, fault, words):
+def test_fault_is_one_line_nonzero_and_leaves_nothing_finished(tmp_path, files, task, base, fault, words):
     fault = [f.format(d=files) for f in fault]
     run = tmp_path / "outputs" / task / "date" / "time"  # resume=true looks beside it, in outputs/<task>
-    r = forked_cli(*base, *fault, f"hydra.run.dir={run}", cwd=tmp_path)
+    r = fcli(*base, *fault, f"hydra.run.dir={run}", cwd=tmp_path)
     err = [l for l in r.stderr.splitlines() if l.strip()]
     assert r.returncode != 0, r.stdout[-500:]
     assert len(err) == 1 and err[0].startswith("synthlab: error:"), r.stderr[-3000:]

@@ -81,7 +81,7 @@ def test_the_preview_names_the_folders_the_sweep_makes_and_writes_nothing(tmp_pa
     assert {p.name for p in (tmp_path / "s").iterdir() if p.is_dir()} == previewed
 
 
-def test_every_sweep_file_previews_its_job_count(forked_cli):
+def test_every_sweep_file_previews_its_job_count():
     import re
 
     import yaml
@@ -93,7 +93,7 @@ def test_every_sweep_file_previews_its_job_count(forked_cli):
         for v in params.values():  # a,b,c or a list written as "[a,b],[c,d]"
             want *= len(re.findall(r"\[[^\]]*\]", str(v))) or len(str(v).split(","))
         extra = ["network.weights=random"] if "fc_style" in f.stem else []
-        r = forked_cli("-m", f"sweep={f.stem}", *extra, "--dry-run", cwd=ROOT)
+        r = fcli("-m", f"sweep={f.stem}", *extra, "--dry-run", cwd=ROOT)
         if "../shared/" in f.read_text() and not (ROOT.parent / "shared").is_dir():
             # a user's clone has no ../shared: the sweep's exemplars are named as missing, before any job
             assert r.returncode == 2 and "image not found: ../shared/" in r.stderr, (f.stem, r.stderr[-500:])

@@ -78,11 +78,30 @@ def test_the_exemplar_noise_start_keeps_a_grey_exemplar_grey(make_cfg):
     from synthlab.metrics import grain
     from synthlab.run import build
 
-    for noise, grey in (("exemplar", True), ("rgb", False)):
+    for noise, grey in (("exemplar", True), ("spot", True), ("rgb", False)):
         task = build(make_cfg([*TINY, "task.exemplar=skimage:gravel", f"task.noise={noise}"]), "/tmp/unused")
         x = (task.initial_image(48, 48)[0] + 1) / 2
         assert (grain(x) < 1e-6) == grey, noise
         assert torch.equal(task.initial_image(48, 48), task.initial_image(48, 48))  # same seed, same start
+
+
+def test_spot_noise_keeps_the_exemplars_period_and_copies_none_of_it():
+    """The random-phase start: stripes of period 8 give a start whose strongest frequency is the
+    stripes' own, at the exemplar's mean, but not the stripes themselves (random phases)."""
+    import torch
+
+    from synthlab.tasks.texture import spot_noise
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.arange(32.0)
+    stripes = (0.5 + 0.4 * torch.sin(2 * torch.pi * x / 8)).expand(3, 32, 32) * torch.tensor([1.0, 0.8, 0.6])[:, None, None]
+    out = spot_noise(stripes, 64, 96, gen)[0]
+    assert out.shape == (3, 64, 96)
+    spec = torch.fft.rfft2(out[0] - out[0].mean()).abs()
+    assert tuple(divmod(int(spec.argmax()), spec.shape[1])) in ((0, 96 // 8),)  # vertical stripes, 12 cycles
+    assert torch.allclose(out.mean(dim=(1, 2)), stripes.mean(dim=(1, 2)), atol=0.05)
+    assert torch.allclose(out[1], out[0] * 0.8, atol=1e-5)  # one field for all channels: colours keep their ratio
+    assert not torch.equal(spot_noise(stripes, 64, 96, gen), out)  # another draw, another start
 
 
 def test_chroma_detail_is_zero_on_grey_and_sees_chroma_dots():

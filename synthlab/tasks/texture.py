@@ -16,7 +16,8 @@ from synthlab.losses import active, chroma_detail, taps, tv_loss
 from synthlab.losses.patches import fast_bf16
 from synthlab.tasks.base import ImageTask, image_size
 
-NOISE = ("rgb", "exemplar")  # the start: uniform per RGB channel, or the exemplar's colour statistics
+NOISE = ("rgb", "exemplar", "spot")  # the start: uniform per RGB channel, the exemplar's colour statistics,
+# or random-phase spot noise (the exemplar's power spectrum: its period and orientation, none of its layout)
 NET_DTYPES = ("float32", "bfloat16", "auto")  # the feature net's convolutions (auto: bf16 where the hardware has it)
 
 
@@ -127,6 +128,9 @@ class TextureSynthesis(ImageTask):
             z = torch.randn(h * w, 3, generator=gen, dtype=torch.float64)
             x = mean + (z * val.clamp(min=0).sqrt()) @ vec.T
             return (x.T.reshape(1, 3, h, w).float().clamp(0, 1)) * 2 - 1
+        if self.noise == "spot":
+            return spot_noise(resize(self.exemplar, self.solver.phase_size(tuple(self.exemplar.shape[-2:]), 0)),
+                              h, w, gen).clamp(0, 1) * 2 - 1
         lo, hi = self.noise_range  # independent uniform noise per RGB channel (doodle.py)
         return torch.rand(1, 3, h, w, generator=gen) * (hi - lo) / 127.5 + (lo / 127.5 - 1)
 
@@ -165,3 +169,17 @@ class TextureSynthesis(ImageTask):
                 "exemplar_size": list(ex.shape[-2:]), "exemplar_original_size": self.exemplar_original,
                 "exemplar_scale": self.exemplar_scale, "seam_ratio": seam_ratio(img), "net_dtype": self.net_dtype,
                 **stats}
+
+
+def spot_noise(ex, h, w, gen):
+    """Asymptotic discrete spot noise (Galerne, Gousseau & Morel 2011): one white Gaussian field
+    circularly convolved with the exemplar's mean-free, normalised copy (zero-padded), for all three
+    channels. Its autocorrelation is the exemplar's: a lattice keeps its period and orientation,
+    colours their covariance, but phases are random, so no piece of the exemplar's layout is copied."""
+    c, eh, ew = ex.shape
+    H, W = max(h, eh), max(w, ew)  # the canvas holds the whole spot; the output is its corner
+    mean = ex.mean(dim=(1, 2), keepdim=True)
+    spot = F.pad((ex - mean).double() / (eh * ew) ** 0.5, (0, W - ew, 0, H - eh))
+    z = torch.randn(1, H, W, generator=gen, dtype=torch.float64)
+    t = torch.fft.irfft2(torch.fft.rfft2(spot) * torch.fft.rfft2(z), s=(H, W))
+    return (mean.double() + t)[None, :, :h, :w].float()

@@ -176,7 +176,7 @@ def spot_noise(ex, h, w, gen):
     circularly convolved with the exemplar's mean-free, normalised copy (zero-padded), for all three
     channels. Its autocorrelation is the exemplar's: a lattice keeps its period and orientation,
     colours their covariance, but phases are random, so no piece of the exemplar's layout is copied."""
-    c, eh, ew = ex.shape
+    _, eh, ew = ex.shape
     H, W = max(h, eh), max(w, ew)  # the canvas holds the whole spot; the output is its corner
     mean = ex.mean(dim=(1, 2), keepdim=True)
     spot = F.pad((ex - mean).double() / (eh * ew) ** 0.5, (0, W - ew, 0, H - eh))
